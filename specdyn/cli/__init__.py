@@ -1,0 +1,1 @@
+"""The command-line interface: ``specdyn tasks | run | plot | compare | show``."""

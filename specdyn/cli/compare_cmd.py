@@ -1,0 +1,26 @@
+"""``specdyn compare RUN_DIR...``: one row of panels per run (Figure 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specdyn.store.reader import open_run
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="draw Figure 2 with one row per run")
+    p.add_argument("run_dirs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, default=Path("compare.png"), help="PNG to write")
+    p.add_argument("--labels", nargs="+", default=[], help="row labels, one per run")
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from specdyn.errors import ConfigError
+    from specdyn.figures.plot import compare_runs
+
+    if args.labels and len(args.labels) != len(args.run_dirs):
+        raise ConfigError(f"{len(args.labels)} labels for {len(args.run_dirs)} runs")
+    runs = [open_run(path) for path in args.run_dirs]
+    print(compare_runs(runs, args.out, args.labels))
+    return 0

@@ -1,0 +1,59 @@
+"""``specdyn show RUN_DIR``: a summary table of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from specdyn.figures.panels import final_value
+from specdyn.store.reader import Run, open_run
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("show", help="summarise a run: config, final errors, final spectra")
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    print(summary(open_run(args.run_dir)))
+    return 0
+
+
+def summary(run: Run) -> str:
+    cfg = run.config
+    lines = [
+        f"run:     {run.path}",
+        f"task:    {cfg.get('task')}  preset: {cfg.get('preset')}  seed: {cfg.get('seed')}",
+        f"data:    {cfg.get('data_source', '?')}",
+        f"steps:   {len(run.steps)} recorded, last {run.steps[-1] if len(run.steps) else '-'}",
+    ]
+    if not run.history.empty:
+        last = run.history[run.history["step"] == run.history["step"].max()]
+        lines.append("\nfinal evaluation:\n" + last.to_string(index=False))
+    table = _spectra_table(run)
+    if not table.empty:
+        lines.append(
+            "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
+        )
+    return "\n".join(lines)
+
+
+def _spectra_table(run: Run) -> pd.DataFrame:
+    columns = {
+        "eff_rank": "effective_rank",
+        "norm_eff_rank": "normalized_effective_rank",
+        "spectral_norm": "spectral_norm",
+        "stable_rank": "stable_rank",
+        "alignment": "alignment",
+    }
+    frame = pd.DataFrame({col: final_value(run, metric) for col, metric in columns.items()})
+    first = run.metrics[
+        (run.metrics["step"] == run.metrics["step"].min())
+        & (run.metrics["metric"] == "normalized_effective_rank")
+    ]
+    start = dict(zip(first["matrix"], first["value"], strict=True))
+    if start:
+        frame.insert(1, "norm_eff_rank@start", pd.Series(start))
+    return frame.dropna(axis=1, how="all")

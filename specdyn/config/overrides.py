@@ -1,0 +1,143 @@
+"""``--set key=value`` overrides, config <-> JSON, and the run hash.
+
+A key is a dotted path (``optim.lr``) or a bare field name when only one section has it
+(``lr``). Values are parsed by the field's annotated type; tuples take comma lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+from specdyn.config.schema import RunConfig
+from specdyn.errors import ConfigError
+
+SECTIONS = ("model", "data", "optim", "train", "record")
+
+
+def fields_of(cfg: RunConfig) -> dict[str, Any]:
+    """Every settable field as dotted path -> current value (``seed`` at top level)."""
+    out: dict[str, Any] = {"seed": cfg.seed}
+    for section in SECTIONS:
+        part = getattr(cfg, section)
+        out |= {f"{section}.{f.name}": getattr(part, f.name) for f in dataclasses.fields(part)}
+    return out
+
+
+def resolve_key(cfg: RunConfig, key: str) -> str:
+    """A dotted path for ``key``; ConfigError if it is unknown or ambiguous."""
+    paths = fields_of(cfg)
+    if key in paths:
+        return key
+    matches = [p for p in paths if p.split(".")[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"key '{key}' is ambiguous: use one of {', '.join(matches)}")
+    raise ConfigError(f"unknown key '{key}' for task '{cfg.task}' (see `specdyn tasks`)")
+
+
+def apply_overrides(cfg: RunConfig, assignments: Iterable[str]) -> RunConfig:
+    """Apply ``key=value`` strings in order; returns a new config."""
+    for text in assignments:
+        key, sep, raw = text.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects key=value, got '{text}'")
+        cfg = set_value(cfg, resolve_key(cfg, key.strip()), raw.strip())
+    return cfg
+
+
+def set_value(cfg: RunConfig, path: str, raw: str) -> RunConfig:
+    if path == "seed":
+        return dataclasses.replace(cfg, seed=parse_value(raw, int, path))
+    section, name = path.split(".")
+    part = getattr(cfg, section)
+    kind = typing.get_type_hints(type(part))[name]
+    part = dataclasses.replace(part, **{name: parse_value(raw, kind, path)})
+    return dataclasses.replace(cfg, **{section: part})
+
+
+def parse_value(raw: str, kind: Any, path: str) -> Any:
+    """Parse ``raw`` as ``kind`` (int, float, bool, str or a tuple of those)."""
+    try:
+        return _parse(raw, kind)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"bad value '{raw}' for '{path}' ({_type_name(kind)}): {err}") from None
+
+
+def _parse(raw: str, kind: Any) -> Any:
+    if typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)
+        items = [x.strip() for x in raw.strip("()[] ").split(",") if x.strip()]
+        if args and args[-1] is not Ellipsis and len(items) != len(args):
+            raise ValueError(f"expected {len(args)} comma-separated values")
+        inner = args[0] if args else str
+        return tuple(_parse(x, inner) for x in items)
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        value = float(raw)
+        if not value.is_integer():
+            raise ValueError("expected an integer")
+        return int(value)
+    if kind is float:
+        return float(raw)
+    return str(raw)
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))
+
+
+def to_dict(cfg: RunConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data: dict, template: RunConfig) -> RunConfig:
+    """Rebuild a RunConfig from ``to_dict`` output; ``template`` gives the section types."""
+    parts = {}
+    for section in SECTIONS:
+        cls = type(getattr(template, section))
+        values = data.get(section, {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"config section '{section}' has unknown keys {sorted(unknown)}")
+        hints = typing.get_type_hints(cls)
+        parts[section] = cls(**{k: _from_json(v, hints[k]) for k, v in values.items()})
+    return RunConfig(task=data["task"], preset=data["preset"], seed=data["seed"], **parts)
+
+
+def _from_json(value: Any, kind: Any) -> Any:
+    return tuple(value) if typing.get_origin(kind) is tuple else value
+
+
+def run_hash(cfg: RunConfig) -> str:
+    """8 hex digits from the fields that differ from their dataclass defaults.
+
+    A field added later with a default leaves existing hashes, and so run folders, intact.
+    """
+    changed = {"task": cfg.task}
+    for path, value in fields_of(cfg).items():
+        if value != _default(cfg, path):
+            changed[path] = list(value) if isinstance(value, tuple) else value
+    text = json.dumps(changed, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _default(cfg: RunConfig, path: str) -> Any:
+    if path == "seed":
+        return 0
+    section, name = path.split(".")
+    field = {f.name: f for f in dataclasses.fields(getattr(cfg, section))}[name]
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory()  # type: ignore[misc]

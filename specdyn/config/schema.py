@@ -1,0 +1,80 @@
+"""Typed, frozen configuration: one dataclass per concern.
+
+A task adds its own ``model`` and ``data`` dataclasses; everything else is shared. Presets
+are named ``RunConfig`` instances, changed only through ``dataclasses.replace`` (see
+:mod:`specdyn.config.overrides`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer and learning-rate schedule.
+
+    name: "adamw" or "sgd". schedule: "constant", "cosine" (to ``final_lr_fraction`` of
+    lr) or "step" (x ``gamma`` at each of ``milestones``, in steps). warmup_steps: linear
+    warmup from 0. grad_clip: max global gradient norm, 0 for none.
+    """
+
+    name: str = "adamw"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    final_lr_fraction: float = 0.0
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    grad_clip: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Length of training and the evaluation / checkpoint cadence, in optimizer steps.
+
+    state_every: how often the resume state is saved (a killed run loses at most this
+    many steps). checkpoint_every / checkpoint_at: weights-only checkpoints that
+    experiments branch from; the final step is always saved.
+    """
+
+    steps: int = 1000
+    eval_every: int = 100
+    state_every: int = 500
+    checkpoint_every: int = 0
+    checkpoint_at: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """What the recorder stores and when (every / at / log_points: see Schedule).
+
+    top_k: singular vectors kept per matrix. heads: also per-head attention blocks.
+    vector_dtype: "float32" or "float16" storage of singular vectors.
+    """
+
+    every: int = 100
+    at: tuple[int, ...] = ()
+    log_points: int = 0
+    top_k: int = 100
+    heads: bool = False
+    vector_dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses."""
+
+    task: str
+    preset: str
+    model: Any
+    data: Any
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    record: RecordConfig = RecordConfig()
+    seed: int = 0

@@ -1,0 +1,25 @@
+"""Errors that specdyn raises on purpose.
+
+Every one of them carries a one-line message that names the offending thing (a matrix, a
+path, a key), so the CLI can print it as is and exit non-zero.
+"""
+
+
+class SpecdynError(Exception):
+    """Base class: an error whose message is meant for the user, on one line."""
+
+
+class NonFiniteMatrixError(SpecdynError, ValueError):
+    """A weight matrix holds NaN or Inf entries."""
+
+
+class SVDError(SpecdynError, RuntimeError):
+    """An SVD failed to converge on every fallback."""
+
+
+class ConfigError(SpecdynError, ValueError):
+    """An unknown task, preset or key, or a value of the wrong type."""
+
+
+class RunStoreError(SpecdynError, OSError):
+    """A path that is not a run, or a run file that is missing or malformed."""

@@ -1,0 +1,57 @@
+"""Figures of Figure 2's kind, drawn from run stores only, written atomically as PNGs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from specdyn.figures import panels
+from specdyn.store import layout
+from specdyn.store.atomic import write_atomic
+from specdyn.store.reader import Run
+
+Panel = Callable[[Axes, Run], None]
+PANELS: dict[str, Panel] = {
+    "error": panels.error_panel,  # (a)
+    "singular_values": panels.singular_values_panel,  # (b)
+    "effective_rank": panels.effective_rank_panel,  # (c)
+    "alignment": panels.alignment_panel,  # (d)
+}
+EXTRA: dict[str, Panel] = {"alignment_score": panels.alignment_score_panel}
+
+
+def save(fig: Figure, path: Path) -> Path:
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    return path
+
+
+def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
+    """One PNG per panel plus the four panels side by side (``figure.png``)."""
+    out_dir = out_dir or run.path / layout.FIGURES
+    written = []
+    for name, panel in (PANELS | EXTRA).items():
+        fig = Figure(figsize=(6, 4.2), layout="constrained")
+        panel(fig.add_subplot(), run)
+        written.append(save(fig, out_dir / f"{name}.png"))
+    written.append(compare_runs([run], out_dir / "figure.png"))
+    return written
+
+
+def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:
+    """Figure 2 itself: one row per run, columns (a) error, (b) SVs, (c) rank, (d) alignment."""
+    labels = list(labels) or [_label(run) for run in runs]
+    fig = Figure(figsize=(22, 4.2 * len(runs)), layout="constrained")
+    grid = fig.subplots(len(runs), len(PANELS), squeeze=False)
+    for row, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        for col, panel in enumerate(PANELS.values()):
+            panel(grid[row, col], run)
+        grid[row, 0].set_ylabel(f"{label}\nerror")
+    return save(fig, out_path)
+
+
+def _label(run: Run) -> str:
+    cfg = run.config
+    return f"{cfg.get('task', '?')} {cfg.get('preset', '?')}"

@@ -1,0 +1,127 @@
+"""The recorder: plugs into any PyTorch training loop and writes spectra to a run store.
+
+    recorder = Recorder("runs/mine", schedule=Schedule(every=100), pairs=[Pair("fc1", "fc2")])
+    for step in range(steps + 1):
+        recorder.step(step, model)       # records only on scheduled steps
+        ...                              # your update
+    recorder.finish()                    # agreement of every recorded step with the last
+
+Each recorded step decomposes every weight matrix once (same-shape matrices batched) and
+derives all scalar metrics and pair alignments from that one decomposition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from specdyn.record.agreement import agreement_diagonals
+from specdyn.record.schedule import Schedule
+from specdyn.spectral import metrics
+from specdyn.spectral.matrices import weight_matrices
+from specdyn.spectral.pairs import Pair, pair_alignment
+from specdyn.spectral.svd import Spectrum, decompose
+from specdyn.store.writer import RunWriter
+
+SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
+    "effective_rank": metrics.effective_rank,
+    "normalized_effective_rank": metrics.normalized_effective_rank,
+    "spectral_norm": metrics.spectral_norm,
+    "frobenius_norm": metrics.frobenius_norm,
+    "stable_rank": metrics.stable_rank,
+}
+SCORE_K = 10  # Eq. 4 and the agreement summary: mean of the top-10 diagonal entries
+
+
+class Recorder:
+    """Records the spectra of ``model``'s weight matrices on ``schedule``.
+
+    run: a RunWriter or a folder for one. pairs: alignments to record (Eq. 3).
+    top_k: singular vectors kept per matrix. heads: also decompose per-head attention
+    blocks. select: keep only matrices whose name passes this predicate.
+    vector_dtype: storage dtype of singular vectors (float16 halves the disk use).
+    """
+
+    def __init__(
+        self,
+        run: RunWriter | str | Path,
+        schedule: Schedule | int = 100,
+        pairs: Sequence[Pair] = (),
+        top_k: int = 100,
+        heads: bool = False,
+        select: Callable[[str], bool] | None = None,
+        vector_dtype: torch.dtype = torch.float32,
+    ):
+        self.run = run if isinstance(run, RunWriter) else RunWriter(run)
+        self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
+        self.pairs, self.top_k, self.heads = tuple(pairs), top_k, heads
+        self.select, self.vector_dtype = select, vector_dtype
+
+    def step(self, step: int, model: nn.Module) -> bool:
+        """Record ``model`` if ``step`` is scheduled; returns whether it recorded."""
+        if step not in self.schedule:
+            return False
+        self.record(step, model)
+        return True
+
+    @torch.no_grad()
+    def record(self, step: int, model: nn.Module) -> dict[str, Spectrum]:
+        """Decompose every matrix once, then write spectra, metrics and alignments."""
+        matrices = weight_matrices(model, heads=self.heads)
+        if self.select is not None:
+            matrices = {n: W for n, W in matrices.items() if self.select(n)}
+        spectra = decompose(matrices, k=self.top_k, vectors=True)
+        alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
+        self.run.metrics.add(_metric_rows(step, spectra, alignments))
+        self.run.write_spectra(step, self._arrays(spectra, alignments), self._meta(spectra))
+        self.run.metrics.flush()
+        return spectra
+
+    def finish(self) -> None:
+        """Agreement (Eq. 5) of every recorded step with the last, from stored vectors."""
+        steps, diagonals = agreement_diagonals(self.run.path, self.top_k)
+        if not steps:
+            return
+        self.run.write_agreement(steps, diagonals)
+        rows = [
+            {
+                "step": s,
+                "matrix": name,
+                "metric": "agreement",
+                "value": float(d[i, :SCORE_K].mean()),
+            }
+            for name, d in diagonals.items()
+            for i, s in enumerate(steps)
+        ]
+        self.run.metrics.add(rows)
+        self.run.metrics.flush()
+
+    def _arrays(self, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]):
+        arrays: dict[str, Tensor] = {}
+        for name, sp in spectra.items():
+            arrays[f"s/{name}"] = sp.s.float()
+            arrays[f"U/{name}"] = sp.U.to(self.vector_dtype)
+            arrays[f"V/{name}"] = sp.V.to(self.vector_dtype)
+        for name, A in alignments.items():
+            arrays[f"align/{name}"] = A.diagonal().float()
+        return arrays
+
+    def _meta(self, spectra: dict[str, Spectrum]) -> dict:
+        return {"matrices": list(spectra), "pairs": [p.name for p in self.pairs]}
+
+
+def _metric_rows(step: int, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]):
+    rows = []
+    for name, sp in spectra.items():
+        s = sp.s.double()
+        rows += [
+            {"step": step, "matrix": name, "metric": m, "value": float(f(s))}
+            for m, f in SCALARS.items()
+        ]
+    for name, A in alignments.items():
+        value = float(metrics.top_score(A, SCORE_K))
+        rows.append({"step": step, "matrix": name, "metric": "alignment", "value": value})
+    return rows

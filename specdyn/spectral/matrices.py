@@ -1,0 +1,116 @@
+"""Which tensors of a model are weight matrices, and how each becomes 2-D.
+
+A weight matrix is a parameter with ndim >= 2 (biases and norm scales are skipped). The
+rules follow Appendix A of the paper:
+
+- Linear, Embedding: as stored, (out, in) and (vocab, d).
+- ConvNd: (c_out, c_in/groups, *k) flattened to (c_out, c_in/groups * prod(k)).
+- ConvTransposeNd: stored (c_in, c_out/groups, *k); transposed to (c_out/groups, c_in, *k),
+  then flattened.
+- MultiheadAttention: the whole (3d, d) in_proj matrix, plus its q, k and v blocks, plus
+  per-head blocks of each when ``heads=True``; the output projection is a Linear.
+- LSTM / GRU / RNN: every weight_ih_l*/weight_hh_l* (reverse direction too) whole, plus its
+  gate blocks (i, f, g, o for LSTM; r, z, n for GRU).
+- Any other parameter with ndim >= 2: 2-D as is, more dims flattened after the first.
+
+Names are the parameter's qualified name without a trailing ``.weight``, with any
+``_orig_mod.`` / ``module.`` prefixes (torch.compile, DataParallel) dropped. Blocks append
+``.q``/``.k``/``.v``, ``.h{i}`` for heads and the gate letter for recurrent layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torch import Tensor, nn
+
+_WRAPPER_PREFIXES = ("_orig_mod.", "module.")
+_GATES = {"LSTM": "ifgo", "GRU": "rzn", "RNN": ""}
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def canonical_name(name: str) -> str:
+    """Drop wrapper prefixes and a trailing ``.weight`` from a parameter name."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _WRAPPER_PREFIXES:
+            if name.startswith(prefix):
+                name, changed = name[len(prefix) :], True
+        name = name.replace("._orig_mod.", ".").replace(".module.", ".")
+    return name.removesuffix(".weight")
+
+
+def weight_matrices(model: nn.Module, heads: bool = False) -> dict[str, Tensor]:
+    """Every weight matrix of ``model`` as an ordered mapping name -> 2-D tensor.
+
+    Tensors are detached, and views of the parameters where the layout allows (all but
+    transposed convolutions). Order is the order of ``model.named_modules()``, i.e. depth.
+    """
+    out: dict[str, Tensor] = {}
+    for module_name, module in model.named_modules():  # shared modules come once
+        prefix = f"{module_name}." if module_name else ""
+        for name, matrix in _module_matrices(module, heads):
+            out.setdefault(canonical_name(prefix + name), matrix)
+    return out
+
+
+def _module_matrices(module: nn.Module, heads: bool) -> Iterator[tuple[str, Tensor]]:
+    if isinstance(module, _CONV_T):
+        yield "weight", _conv_transpose_2d(module.weight.detach())
+    elif isinstance(module, nn.MultiheadAttention):
+        yield from _attention_matrices(module, heads)
+    elif isinstance(module, nn.RNNBase):
+        yield from _recurrent_matrices(module)
+    else:  # Linear, Embedding, ConvNd and any custom module: its own >=2-D parameters
+        for name, param in module.named_parameters(recurse=False):
+            if param.ndim >= 2:
+                yield name, _as_2d(param.detach())
+
+
+def _as_2d(W: Tensor) -> Tensor:
+    """(d0, d1, ...) -> (d0, d1 * ...): a view when W is contiguous."""
+    return W if W.ndim == 2 else W.reshape(W.shape[0], -1)
+
+
+def _conv_transpose_2d(W: Tensor) -> Tensor:
+    """(c_in, c_out/groups, *k) -> (c_out/groups, c_in * prod(k))."""
+    return W.transpose(0, 1).reshape(W.shape[1], -1)
+
+
+def _attention_matrices(attn: nn.MultiheadAttention, heads: bool) -> Iterator[tuple[str, Tensor]]:
+    d, n_heads = attn.embed_dim, attn.num_heads
+    if attn.in_proj_weight is not None:
+        W = attn.in_proj_weight.detach()  # (3d, d)
+        yield "in_proj_weight", W
+        blocks = {
+            "in_proj_weight.q": W[:d],
+            "in_proj_weight.k": W[d : 2 * d],
+            "in_proj_weight.v": W[2 * d :],
+        }
+    else:  # kdim/vdim differ from embed_dim: three separate parameters
+        blocks = {f"{x}_proj_weight": getattr(attn, f"{x}_proj_weight").detach() for x in "qkv"}
+    for name, block in blocks.items():
+        yield name, block
+        if heads:
+            d_head = block.shape[0] // n_heads
+            for h in range(n_heads):
+                yield f"{name}.h{h}", block[h * d_head : (h + 1) * d_head]
+
+
+def _recurrent_matrices(rnn: nn.RNNBase) -> Iterator[tuple[str, Tensor]]:
+    gates = _GATES[rnn.mode.split("_")[0]]  # mode: LSTM, GRU, RNN_TANH or RNN_RELU
+    for name, param in rnn.named_parameters(recurse=False):
+        if param.ndim < 2:
+            continue
+        W = param.detach()
+        yield name, W
+        if name.startswith("weight_hr") or not gates:
+            continue
+        size = W.shape[0] // len(gates)
+        for i, gate in enumerate(gates):
+            yield f"{name}.{gate}", W[i * size : (i + 1) * size]
+
+
+__all__ = ["canonical_name", "weight_matrices"]

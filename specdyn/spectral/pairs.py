@@ -1,0 +1,68 @@
+"""Alignment between consecutive matrices (paper Eq. 3), as each task declares it.
+
+A :class:`Pair` says which basis of each matrix spans the space the two share. For
+``y = W_next (W_prev x)`` that is the left vectors U of ``W_prev`` (its outputs) and the right
+vectors V of ``W_next`` (its inputs). An embedding stored (vocab, d) outputs along its V, so
+its pairs use ``prev_side="V"``. When the next matrix is a flattened convolution
+(c_in * prod(kernel) inputs), only its centre spatial position is used (Appendix A.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import Tensor
+
+from specdyn.spectral.metrics import alignment_matrix
+from specdyn.spectral.svd import Spectrum
+
+Side = Literal["U", "V"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two matrices whose bases are compared: ``prev`` feeds ``next``.
+
+    prev_side / next_side: which singular vectors span the shared space.
+    next_kernel: the spatial kernel of ``next`` when it is a flattened convolution,
+    e.g. (3, 3); its centre position is used.
+    """
+
+    prev: str
+    next: str
+    prev_side: Side = "U"
+    next_side: Side = "V"
+    next_kernel: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.prev}->{self.next}"
+
+
+def pair_alignment(spectra: Mapping[str, Spectrum], pair: Pair, k: int = 100) -> Tensor:
+    """The (k', k') alignment matrix of ``pair`` from already computed spectra."""
+    a = _basis(spectra, pair.prev, pair.prev_side)
+    b = _basis(spectra, pair.next, pair.next_side)
+    if pair.next_kernel:
+        b = centre_position(b, pair.next_kernel)
+    return alignment_matrix(a, b, k)
+
+
+def centre_position(V: Tensor, kernel: tuple[int, ...]) -> Tensor:
+    """(c_in * prod(kernel), r) -> (c_in, r): the rows of the kernel's centre position."""
+    r = V.shape[-1]
+    grid = V.reshape(-1, *kernel, r)  # (c_in, *kernel, r)
+    for size in kernel:
+        grid = grid[:, size // 2]
+    return grid
+
+
+def _basis(spectra: Mapping[str, Spectrum], name: str, side: Side) -> Tensor:
+    if name not in spectra:
+        raise KeyError(f"pair names matrix '{name}', which was not decomposed")
+    vectors = spectra[name].U if side == "U" else spectra[name].V
+    if vectors is None:
+        raise ValueError(f"matrix '{name}' was decomposed without singular vectors")
+    return vectors

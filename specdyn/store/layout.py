@@ -1,0 +1,44 @@
+"""Every on-disk name of a run directory, in one place.
+
+RUN/
+  config.json                     resolved config, seed, library versions, data source
+  history.parquet                 step, split, loss, error
+  metrics.parquet                 step, matrix, metric, value
+  spectra/step_00000100.safetensors   s/<matrix>, U/<matrix>, V/<matrix>, align/<pair>
+  agreement.safetensors           steps, <matrix> -> (steps, k) agreement diagonal
+  checkpoints/step_00000100.safetensors   weights only
+  state.pt                        resume state (tensors and plain types only)
+  figures/                        PNGs drawn from the files above
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG = "config.json"
+HISTORY = "history.parquet"
+METRICS = "metrics.parquet"
+SPECTRA = "spectra"
+AGREEMENT = "agreement.safetensors"
+CHECKPOINTS = "checkpoints"
+STATE = "state.pt"
+FIGURES = "figures"
+
+HISTORY_COLUMNS = ("step", "split", "loss", "error")
+METRICS_COLUMNS = ("step", "matrix", "metric", "value")
+
+
+def step_file(folder: Path, step: int) -> Path:
+    return folder / f"step_{step:08d}.safetensors"
+
+
+def step_of(path: Path) -> int:
+    """The step encoded in a ``step_XXXXXXXX.safetensors`` name."""
+    return int(path.stem.removeprefix("step_"))
+
+
+def step_files(folder: Path) -> list[Path]:
+    """The step files of ``folder``, by step; none when the folder is absent."""
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("step_*.safetensors"), key=step_of)

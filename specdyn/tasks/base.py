@@ -1,0 +1,47 @@
+"""What a task is: a model, its data, its presets and its alignment pairs, in one file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from specdyn.config.schema import RunConfig
+from specdyn.spectral.pairs import Pair
+
+# split -> {"loss": float, "error": float, ...any extra scalars}
+Evaluation = dict[str, dict[str, float]]
+
+
+@dataclass
+class Experiment:
+    """A task made concrete for one config, ready for the training loop.
+
+    loss(model, step): the training loss of the batch for ``step`` (a pure function of the
+    step and the seed, so a resumed run sees the same batches). evaluate(model): per split
+    loss and error. pairs: the consecutive matrices whose alignment is recorded.
+    data_source: which data was used, for the run's config.
+    figure_matrix / figure_pair: the matrix and pair that single-matrix panels show
+    (empty: the first recorded).
+    """
+
+    model: nn.Module
+    loss: Callable[[nn.Module, int], Tensor]
+    evaluate: Callable[[nn.Module], Evaluation]
+    pairs: list[Pair] = field(default_factory=list)
+    data_source: str = ""
+    figure_matrix: str = ""
+    figure_pair: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registry entry. ``build(config, device)`` returns the Experiment."""
+
+    name: str
+    description: str
+    presets: Mapping[str, RunConfig]
+    default_preset: str
+    build: Callable[[RunConfig, torch.device], Experiment]

@@ -1,0 +1,25 @@
+"""Tasks by name. A plain dict: adding a task is one import and one line."""
+
+from __future__ import annotations
+
+from specdyn.config.schema import RunConfig
+from specdyn.errors import ConfigError
+from specdyn.tasks import grokking
+from specdyn.tasks.base import Task
+
+TASKS: dict[str, Task] = {task.name: task for task in (grokking.TASK,)}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def get_preset(task: str, preset: str | None = None) -> RunConfig:
+    entry = get_task(task)
+    preset = preset or entry.default_preset
+    if preset not in entry.presets:
+        known = ", ".join(entry.presets)
+        raise ConfigError(f"unknown preset '{preset}' for task '{task}'; known presets: {known}")
+    return entry.presets[preset]

@@ -1,0 +1,5 @@
+"""The closed training loop and its callbacks."""
+
+from specdyn.train.loop import train
+
+__all__ = ["train"]

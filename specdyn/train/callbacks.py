@@ -1,0 +1,75 @@
+"""Callbacks of the closed training loop. Each is ``callback(state) -> None``, run at every
+step before the update (so step t sees the model after t updates), and each decides for
+itself, through a Schedule, whether that step is its business."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from specdyn.record.recorder import Recorder
+from specdyn.record.schedule import Schedule
+from specdyn.store.writer import RunWriter
+from specdyn.tasks.base import Evaluation
+from specdyn.train.state import save_state
+
+
+@dataclass
+class TrainState:
+    step: int
+    model: nn.Module
+    optimizer: object
+    scheduler: object
+    writer: RunWriter
+    last: Evaluation = field(default_factory=dict)  # the latest evaluation
+
+
+Callback = Callable[[TrainState], None]
+
+
+def evaluate(fn: Callable[[nn.Module], Evaluation], when: Schedule) -> Callback:
+    """Evaluate every split and append the history table."""
+
+    def callback(state: TrainState) -> None:
+        if state.step not in when:
+            return
+        state.model.eval()
+        state.last = fn(state.model)
+        rows = [
+            {"step": state.step, "split": split, "loss": v["loss"], "error": v["error"]}
+            for split, v in state.last.items()
+        ]
+        state.writer.history.add(rows)
+        state.writer.history.flush()
+
+    return callback
+
+
+def record(recorder: Recorder) -> Callback:
+    """Record spectra on the recorder's own schedule."""
+    return lambda state: recorder.step(state.step, state.model)
+
+
+def checkpoint(when: Schedule) -> Callback:
+    """Weights-only checkpoints that experiments branch from."""
+
+    def callback(state: TrainState) -> None:
+        if state.step in when:
+            state.writer.write_checkpoint(state.step, state.model.state_dict())
+
+    return callback
+
+
+def save_resume_state(when: Schedule) -> Callback:
+    """The resume state; runs last so that everything up to this step is on disk."""
+
+    def callback(state: TrainState) -> None:
+        if state.step in when:
+            done = state.step == when.last
+            save_state(
+                state.writer, state.step, state.model, state.optimizer, state.scheduler, done
+            )
+
+    return callback

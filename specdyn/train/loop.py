@@ -1,0 +1,108 @@
+"""The closed training loop: build, resume, step, call back. Nothing else lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from specdyn.config.overrides import to_dict
+from specdyn.config.schema import RunConfig
+from specdyn.record.recorder import Recorder
+from specdyn.record.schedule import Schedule
+from specdyn.store import layout
+from specdyn.store.writer import RunWriter
+from specdyn.tasks.base import Experiment
+from specdyn.tasks.registry import get_task
+from specdyn.train import callbacks as cb
+from specdyn.train.optim import build_optimizer, build_scheduler
+from specdyn.train.run_info import check_same_config, describe
+from specdyn.train.state import load_state, restore
+
+
+def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
+    """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one."""
+    exp = get_task(cfg.task).build(cfg, device)
+    check_same_config(run_dir, to_dict(cfg))
+    writer = RunWriter(run_dir)
+    optimizer = build_optimizer(exp.model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
+    start = _resume(writer, exp, optimizer, scheduler)
+    recorder = _recorder(cfg, writer, exp)
+    if start is not None:  # None: training finished earlier
+        writer.write_config(describe(cfg, exp, device))
+        state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
+        _loop(cfg, exp, state, _callbacks(cfg, exp, recorder), progress)
+    if not (run_dir / layout.AGREEMENT).exists():
+        recorder.finish()
+    return run_dir
+
+
+def _loop(cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, progress: bool) -> None:
+    start, steps = state.step, cfg.train.steps
+    bar = tqdm(total=steps, initial=start, disable=not progress, unit="step", leave=False)
+    for step in range(start, steps + 1):
+        state.step = step
+        if step > start or start == 0:  # a resumed step already ran its callbacks
+            for call in calls:
+                call(state)
+            _show(bar, state)
+        if step == steps:
+            break
+        _update(exp, state.optimizer, state.scheduler, cfg.optim.grad_clip, step)
+        bar.update(1)
+    bar.close()
+
+
+def _update(exp: Experiment, optimizer, scheduler, grad_clip: float, step: int) -> None:
+    exp.model.train()
+    loss = exp.loss(exp.model, step)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss is {loss.item()} at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(exp.model.parameters(), grad_clip)
+    optimizer.step()
+    scheduler.step()
+
+
+def _resume(writer: RunWriter, exp: Experiment, optimizer, scheduler) -> int | None:
+    """The first step to run: 0 for a fresh run, None when the run is complete."""
+    saved = load_state(writer.path)
+    if saved is None:
+        writer.drop_after(-1)  # a run killed before its first state starts clean
+        return 0
+    if saved["done"]:
+        return None
+    restore(saved, exp.model, optimizer, scheduler)
+    writer.drop_after(saved["step"])
+    return saved["step"]
+
+
+def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
+    r = cfg.record
+    schedule = Schedule(every=r.every, at=r.at, log_points=r.log_points, last=cfg.train.steps)
+    dtype = getattr(torch, r.vector_dtype)
+    return Recorder(writer, schedule, exp.pairs, r.top_k, r.heads, vector_dtype=dtype)
+
+
+def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder) -> list[cb.Callback]:
+    t, last = cfg.train, cfg.train.steps
+    return [
+        cb.evaluate(exp.evaluate, Schedule(every=t.eval_every, last=last)),
+        cb.record(recorder),
+        cb.checkpoint(Schedule(every=t.checkpoint_every, at=t.checkpoint_at, last=last)),
+        cb.save_resume_state(Schedule(every=t.state_every, last=last)),
+    ]
+
+
+def _show(bar: tqdm, state: cb.TrainState) -> None:
+    if not state.last:
+        return
+    shown = {"step": state.step}
+    for split, values in state.last.items():
+        shown[f"{split}_loss"] = f"{values['loss']:.3g}"
+        shown[f"{split}_acc"] = f"{1 - values['error']:.3f}"
+    bar.set_postfix(shown, refresh=False)
