@@ -44,7 +44,9 @@ def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None
     ax.set(xlabel="step", ylabel="singular value", title=f"SV evolution: {matrix}")
 
 
-def heatmap_panel(ax: Axes, run: Run, metric: str, rows: list[str], title: str) -> None:
+def heatmap_panel(
+    ax: Axes, run: Run, metric: str, rows: list[str], title: str, vrange=(None, None)
+) -> None:
     """``metric`` as a heatmap: ``rows`` (top to bottom, by depth) against steps."""
     table = run.metrics[run.metrics["metric"] == metric]
     grid = table.pivot(index="matrix", columns="step", values="value").reindex(rows)
@@ -64,12 +66,13 @@ def heatmap_panel(ax: Axes, run: Run, metric: str, rows: list[str], title: str) 
 def effective_rank_panel(ax: Axes, run: Run) -> None:
     """Normalised effective rank (Eq. 2), matrices by depth against steps (Fig. 2c)."""
     rows = [m for m in run.matrices if not _HEAD_BLOCK.search(m)]
-    heatmap_panel(ax, run, "normalized_effective_rank", rows, "Normalised effective rank")
+    title = "Normalised effective rank"
+    heatmap_panel(ax, run, "normalized_effective_rank", rows, title, vrange=(0.0, 1.0))
 
 
 def alignment_score_panel(ax: Axes, run: Run) -> None:
     """Alignment score (Eq. 4) of every pair against steps."""
-    heatmap_panel(ax, run, "alignment", run.pairs, "Alignment score (top-10)")
+    heatmap_panel(ax, run, "alignment", run.pairs, "Alignment score (top-10)", (0.0, 1.0))
 
 
 def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -> None:

@@ -1,0 +1,33 @@
+"""specdyn: the spectral dynamics of weights.
+
+Record the singular values and vectors of every weight matrix while a network trains, and
+analyse them afterwards (Yunis et al., 2024, "Approaching Deep Learning through the
+Spectral Dynamics of Weights").
+
+Public API:
+    weight_matrices(model)        name -> 2-D tensor for every weight matrix
+    decompose(matrices, k)        one SVD per matrix, same shapes batched
+    metrics                       effective_rank, alignment_matrix, agreement_matrix, ...
+    Pair                          two consecutive matrices whose alignment is recorded
+    Recorder, Schedule            record spectra from any training loop
+    open_run(path)                read a run: config, history, metrics, spectra
+"""
+
+from specdyn import metrics
+from specdyn.record import Recorder, Schedule
+from specdyn.spectral import Pair, Spectrum, decompose, weight_matrices
+from specdyn.store import Run, open_run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "metrics",
+    "Recorder",
+    "Schedule",
+    "Pair",
+    "Spectrum",
+    "decompose",
+    "weight_matrices",
+    "Run",
+    "open_run",
+]

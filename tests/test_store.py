@@ -1,0 +1,114 @@
+"""The run store: round trip, atomic writes, tables that never hold a step twice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from specdyn import open_run
+from specdyn.errors import RunStoreError
+from specdyn.store import RunWriter, layout
+from specdyn.store.atomic import write_atomic
+
+
+def test_round_trip(tmp_path):
+    writer = RunWriter(tmp_path)
+    writer.write_config({"task": "t", "seed": 3})
+    s = torch.tensor([3.0, 2.0, 1.0])
+    U, V = torch.eye(4)[:, :3], torch.eye(3)
+    for step in (0, 10):
+        arrays = {"s/a": s * (step + 1), "U/a": U, "V/a": V, "align/a->b": torch.ones(3)}
+        writer.write_spectra(step, arrays, {"matrices": ["a"], "pairs": ["a->b"]})
+        writer.metrics.add([{"step": step, "matrix": "a", "metric": "m", "value": float(step)}])
+        writer.history.add([{"step": step, "split": "train", "loss": 1.0, "error": 0.5}])
+    writer.flush()
+    writer.write_checkpoint(10, {"w": torch.arange(6.0).reshape(2, 3)})
+
+    run = open_run(tmp_path)
+    assert run.config == {"task": "t", "seed": 3}
+    assert list(run.history.columns) == ["step", "split", "loss", "error"]
+    assert list(run.metrics.columns) == ["step", "matrix", "metric", "value"]
+    assert run.metrics["value"].tolist() == [0.0, 10.0]
+    steps, values = run.singular_values("a")
+    np.testing.assert_array_equal(steps, [0, 10])
+    np.testing.assert_allclose(values, [[3, 2, 1], [33, 22, 11]])
+    assert run.matrices == ["a"] and run.pairs == ["a->b"]
+    np.testing.assert_array_equal(run.alignment("a->b")[1], np.ones((2, 3)))
+    U_read, V_read = run.vectors("a", 10)
+    np.testing.assert_array_equal(U_read, U.numpy())
+    assert run.checkpoint_steps == [10]
+    torch.testing.assert_close(run.checkpoint(10)["w"], torch.arange(6.0).reshape(2, 3))
+
+
+def test_rows_written_twice_are_replaced(tmp_path):
+    writer = RunWriter(tmp_path)
+    row = {"step": 5, "matrix": "a", "metric": "m", "value": 1.0}
+    writer.metrics.add([row])
+    writer.metrics.add([row | {"value": 2.0}])
+    writer.flush()
+    again = RunWriter(tmp_path)  # reopened from disk
+    again.metrics.add([row | {"value": 3.0}])
+    assert again.metrics.frame["value"].tolist() == [3.0]
+
+
+def test_drop_after_forgets_later_steps(tmp_path):
+    writer = RunWriter(tmp_path)
+    for step in (0, 5, 10):
+        writer.metrics.add([{"step": step, "matrix": "a", "metric": "m", "value": 0.0}])
+        writer.write_spectra(step, {"s/a": torch.ones(2)}, {})
+        writer.write_checkpoint(step, {"w": torch.ones(1)})
+    writer.drop_after(5)
+    assert pd.read_parquet(tmp_path / layout.METRICS)["step"].tolist() == [0, 5]
+    assert [layout.step_of(p) for p in layout.step_files(tmp_path / layout.SPECTRA)] == [0, 5]
+    assert open_run(_config(tmp_path)).steps.tolist() == [0, 5]
+
+
+def _config(path):
+    (path / layout.CONFIG).write_text("{}")
+    return path
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("old")
+
+    def broken(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, broken)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]  # no temporary left behind
+
+
+def test_not_a_run(tmp_path):
+    with pytest.raises(RunStoreError, match="not a specdyn run"):
+        open_run(tmp_path)
+    (tmp_path / layout.CONFIG).write_text("{not json")
+    with pytest.raises(RunStoreError, match="not valid JSON"):
+        open_run(tmp_path)
+
+
+def test_malformed_files_give_store_errors(tmp_path):
+    (tmp_path / layout.CONFIG).write_text(json.dumps({"task": "t"}))
+    (tmp_path / layout.METRICS).write_bytes(b"not parquet")
+    run = open_run(tmp_path)
+    with pytest.raises(RunStoreError, match="cannot read table"):
+        _ = run.metrics
+    spectra = tmp_path / layout.SPECTRA
+    spectra.mkdir()
+    layout.step_file(spectra, 0).write_bytes(b"\x00" * 20)
+    with pytest.raises(RunStoreError, match="safetensors"):
+        run.singular_values("a")
+    with pytest.raises(RunStoreError, match="no checkpoint"):
+        run.checkpoint(7)
+
+
+def test_missing_matrix_is_named(tiny_run):
+    with pytest.raises(RunStoreError, match="nothing for 'nope'"):
+        open_run(tiny_run).singular_values("nope")
