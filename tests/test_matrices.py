@@ -349,11 +349,6 @@ def test_shared_module_appears_once():
     assert list(mats) == ["0"]
 
 
-@pytest.mark.xfail(
-    reason="weight_matrices dedups shared modules but not tied parameters: a weight tied "
-    "between two modules (embedding / unembedding) is listed under both names",
-    strict=True,
-)
 def test_tied_weights_appear_once():
     model = Holder(embed=nn.Embedding(10, 4), head=nn.Linear(4, 10, bias=False))
     model.head.weight = model.embed.weight

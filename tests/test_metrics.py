@@ -433,11 +433,6 @@ def test_svd_prune_keeps_ceil_fraction_components(r, fraction, kept):
     np.testing.assert_allclose(np_svdvals(bottom)[: r - kept], s[kept:], rtol=1e-10)
 
 
-@pytest.mark.xfail(
-    reason="svd_prune computes ceil(r * fraction) in floating point: 50 * 0.14 == "
-    "7.000000000000001, so 8 components are kept instead of 7",
-    strict=True,
-)
 @pytest.mark.parametrize(("r", "fraction", "kept"), [(50, 0.14, 7), (25, 0.28, 7)])
 def test_svd_prune_cut_is_exact_for_decimal_fractions(r, fraction, kept):
     W = gaussian((r, r), seed=r)

@@ -83,10 +83,6 @@ def test_negative_values_raise(kwargs):
         Schedule(**kwargs)
 
 
-@pytest.mark.xfail(
-    reason="Schedule.__post_init__ checks every, at and log_points but not last",
-    strict=True,
-)
 def test_negative_last_raises():
     with pytest.raises(ValueError, match="non-negative"):
         Schedule(every=5, last=-1)

@@ -84,7 +84,9 @@ def _parse(raw: str, kind: Any) -> Any:
             return False
         raise ValueError("expected true or false")
     if kind is int:
-        value = float(raw)
+        if raw.strip().lstrip("+-").isdigit():
+            return int(raw)
+        value = float(raw)  # 1e3 is an integer too
         if not value.is_integer():
             raise ValueError("expected an integer")
         return int(value)

@@ -19,7 +19,8 @@ class Schedule:
     last: int | None = None
 
     def __post_init__(self) -> None:
-        if self.every < 0 or self.log_points < 0 or any(s < 0 for s in self.at):
+        negative_last = self.last is not None and self.last < 0
+        if self.every < 0 or self.log_points < 0 or negative_last or any(s < 0 for s in self.at):
             raise ValueError(f"schedule values must be non-negative: {self}")
         if self.log_points and self.last is None:
             raise ValueError("a log-spaced schedule needs `last`, the final step")

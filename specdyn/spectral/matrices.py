@@ -32,13 +32,9 @@ _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 def canonical_name(name: str) -> str:
     """Drop wrapper prefixes and a trailing ``.weight`` from a parameter name."""
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _WRAPPER_PREFIXES:
-            if name.startswith(prefix):
-                name, changed = name[len(prefix) :], True
-        name = name.replace("._orig_mod.", ".").replace(".module.", ".")
+    name = name.replace("._orig_mod.", ".")  # a compiled submodule
+    while name.startswith(_WRAPPER_PREFIXES):
+        name = name.split(".", 1)[1]
     return name.removesuffix(".weight")
 
 
@@ -49,14 +45,18 @@ def weight_matrices(model: nn.Module, heads: bool = False) -> dict[str, Tensor]:
     transposed convolutions). Order is the order of ``model.named_modules()``, i.e. depth.
     """
     out: dict[str, Tensor] = {}
-    for module_name, module in model.named_modules():  # shared modules come once
+    seen: set[int] = set()  # a weight tied between modules comes once, under its first name
+    for module_name, module in model.named_modules():  # a shared module comes once
         prefix = f"{module_name}." if module_name else ""
-        for name, matrix in _module_matrices(module, heads):
+        for name, matrix in _module_matrices(module, heads, seen):
             out.setdefault(canonical_name(prefix + name), matrix)
+        seen |= {id(p) for p in module.parameters(recurse=False)}
     return out
 
 
-def _module_matrices(module: nn.Module, heads: bool) -> Iterator[tuple[str, Tensor]]:
+def _module_matrices(
+    module: nn.Module, heads: bool, seen: set[int]
+) -> Iterator[tuple[str, Tensor]]:
     if isinstance(module, _CONV_T):
         yield "weight", _conv_transpose_2d(module.weight.detach())
     elif isinstance(module, nn.MultiheadAttention):
@@ -65,7 +65,7 @@ def _module_matrices(module: nn.Module, heads: bool) -> Iterator[tuple[str, Tens
         yield from _recurrent_matrices(module)
     else:  # Linear, Embedding, ConvNd and any custom module: its own >=2-D parameters
         for name, param in module.named_parameters(recurse=False):
-            if param.ndim >= 2:
+            if param.ndim >= 2 and id(param) not in seen:
                 yield name, _as_2d(param.detach())
 
 

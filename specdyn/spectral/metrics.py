@@ -95,7 +95,7 @@ def svd_prune(W: Tensor, keep: Literal["top", "bottom"] = "top", fraction: float
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
     U, s, Vh = torch.linalg.svd(W, full_matrices=False)
-    cut = math.ceil(s.shape[-1] * fraction)
+    cut = math.ceil(round(s.shape[-1] * fraction, 9))  # 50 * 0.14 is 7.000000000000001
     mask = torch.arange(s.shape[-1], device=s.device) < cut
     if keep == "bottom":
         mask = ~mask
