@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from specdyn.figures.panels import final_value
 from specdyn.store.reader import Run, open_run
 
 
@@ -41,19 +40,16 @@ def summary(run: Run) -> str:
 
 
 def _spectra_table(run: Run) -> pd.DataFrame:
+    """One row per matrix or pair; columns at the last step unless marked @start."""
     columns = {
-        "eff_rank": "effective_rank",
-        "norm_eff_rank": "normalized_effective_rank",
-        "spectral_norm": "spectral_norm",
-        "stable_rank": "stable_rank",
-        "alignment": "alignment",
+        "norm_eff_rank@start": ("normalized_effective_rank", "first"),
+        "norm_eff_rank": ("normalized_effective_rank", "last"),
+        "eff_rank": ("effective_rank", "last"),
+        "spectral_norm": ("spectral_norm", "last"),
+        "stable_rank": ("stable_rank", "last"),
+        "agreement@start": ("agreement", "first"),
+        "alignment@start": ("alignment", "first"),
+        "alignment": ("alignment", "last"),
     }
-    frame = pd.DataFrame({col: final_value(run, metric) for col, metric in columns.items()})
-    first = run.metrics[
-        (run.metrics["step"] == run.metrics["step"].min())
-        & (run.metrics["metric"] == "normalized_effective_rank")
-    ]
-    start = dict(zip(first["matrix"], first["value"], strict=True))
-    if start:
-        frame.insert(1, "norm_eff_rank@start", pd.Series(start))
-    return frame.dropna(axis=1, how="all")
+    values = {col: run.metric_values(metric, at) for col, (metric, at) in columns.items()}
+    return pd.DataFrame(values).dropna(axis=1, how="all")

@@ -94,15 +94,6 @@ def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -
     ax.set(xlabel="step", ylabel="index i", title=f"Alignment: {pair}")
 
 
-def final_value(run: Run, metric: str) -> dict[str, float]:
-    """matrix -> value of ``metric`` at the last recorded step."""
-    table = run.metrics[run.metrics["metric"] == metric]
-    if table.empty:
-        return {}
-    last = table[table["step"] == table["step"].max()]
-    return dict(zip(last["matrix"], last["value"].astype(float), strict=True))
-
-
 __all__ = [
     "alignment_panel",
     "alignment_score_panel",
@@ -110,7 +101,6 @@ __all__ = [
     "error_panel",
     "figure_matrix",
     "figure_pair",
-    "final_value",
     "heatmap_panel",
     "singular_values_panel",
 ]

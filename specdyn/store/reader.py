@@ -48,6 +48,15 @@ class Run:
         """Columns step, matrix, metric, value."""
         return read_table(self.path / layout.METRICS, layout.METRICS_COLUMNS)
 
+    def metric_values(self, metric: str, at: str = "last") -> dict[str, float]:
+        """matrix (or pair) -> value of ``metric`` at its ``first`` or ``last`` step."""
+        table = self.metrics[self.metrics["metric"] == metric]
+        if table.empty:
+            return {}
+        step = table["step"].max() if at == "last" else table["step"].min()
+        rows = table[table["step"] == step]
+        return dict(zip(rows["matrix"], rows["value"].astype(float), strict=True))
+
     @property
     def steps(self) -> np.ndarray:
         """The recorded steps, ascending."""
