@@ -23,3 +23,7 @@ class ConfigError(SpecdynError, ValueError):
 
 class RunStoreError(SpecdynError, OSError):
     """A path that is not a run, or a run file that is missing or malformed."""
+
+
+class DivergedError(SpecdynError, FloatingPointError):
+    """The training loss became NaN or Inf."""

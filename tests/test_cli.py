@@ -102,3 +102,33 @@ def test_the_installed_command_exits_non_zero_without_a_traceback(tmp_path):
         result.stderr.strip()
         == f"specdyn: error: '{tmp_path}' is not a specdyn run (no config.json)"
     )
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "run", "grokking", "--preset", "tiny", "--out", str(blocker))
+    assert code == 2 and err.startswith("specdyn: error: ") and err.count("\n") == 1
+
+
+def test_nan_weights_stop_the_run_with_the_matrix_named(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    import torch
+
+    from specdyn.tasks import TASKS
+
+    task = TASKS["grokking"]
+
+    def poisoned(cfg, device):
+        exp = task.build(cfg, device)
+        with torch.no_grad():
+            exp.model.mlp.fc_in.weight[0, 0] = float("nan")
+        return exp
+
+    monkeypatch.setitem(TASKS, "grokking", dataclasses.replace(task, build=poisoned))
+    code, _, err = run_cli(
+        capsys, "run", "grokking", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"
+    )
+    assert code == 2
+    assert "matrix 'mlp.fc_in'" in err and "NaN or Inf" in err

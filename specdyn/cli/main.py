@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecdynError as err:
         print(f"specdyn: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path that cannot be written or read
+        print(f"specdyn: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("specdyn: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

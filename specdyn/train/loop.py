@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from specdyn.config.overrides import to_dict
 from specdyn.config.schema import RunConfig
+from specdyn.errors import DivergedError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
@@ -59,7 +60,7 @@ def _update(exp: Experiment, optimizer, scheduler, grad_clip: float, step: int) 
     exp.model.train()
     loss = exp.loss(exp.model, step)
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"training loss is {loss.item()} at step {step}")
+        raise DivergedError(f"training loss is {loss.item()} at step {step}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
