@@ -24,6 +24,7 @@ from specdyn.spectral import metrics
 from specdyn.spectral.matrices import weight_matrices
 from specdyn.spectral.pairs import Pair, pair_alignment
 from specdyn.spectral.svd import Spectrum, decompose
+from specdyn.store import layout
 from specdyn.store.writer import RunWriter
 
 SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -59,6 +60,8 @@ class Recorder:
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
         self.pairs, self.top_k, self.heads = tuple(pairs), top_k, heads
         self.select, self.vector_dtype = select, vector_dtype
+        if not (self.run.path / layout.CONFIG).exists():  # a plain loop's run describes itself
+            self.run.write_config(self._describe())
 
     def step(self, step: int, model: nn.Module) -> bool:
         """Record ``model`` if ``step`` is scheduled; returns whether it recorded."""
@@ -108,6 +111,25 @@ class Recorder:
         for name, A in alignments.items():
             arrays[f"align/{name}"] = A.diagonal().float()
         return arrays
+
+    def _describe(self) -> dict:
+        s = self.schedule
+        return {
+            "task": None,
+            "recorder": {
+                "schedule": {
+                    "every": s.every,
+                    "at": list(s.at),
+                    "log_points": s.log_points,
+                    "last": s.last,
+                },
+                "pairs": [p.name for p in self.pairs],
+                "top_k": self.top_k,
+                "heads": self.heads,
+                "vector_dtype": str(self.vector_dtype).removeprefix("torch."),
+            },
+            "environment": {"versions": {"torch": torch.__version__}},
+        }
 
     def _meta(self, spectra: dict[str, Spectrum]) -> dict:
         return {"matrices": list(spectra), "pairs": [p.name for p in self.pairs]}
