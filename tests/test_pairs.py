@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from specdyn.metrics import alignment_matrix
-from specdyn.spectral import Pair, Spectrum, centre_position, decompose, pair_alignment
+from specdyn.spectral import (
+    Pair,
+    Spectrum,
+    centre_position,
+    decompose,
+    pair_alignment,
+    weight_matrices,
+)
 
 
 def orthogonal(n: int, seed: int) -> np.ndarray:
@@ -163,3 +170,22 @@ def test_missing_vectors_raise_value_error():
     }
     with pytest.raises(ValueError, match="'a'"):
         pair_alignment(spectra, Pair("a", "b"))
+
+
+def test_pair_group_averages_member_alignments():
+    from specdyn.spectral import PairGroup
+
+    torch.manual_seed(0)
+    attn = torch.nn.MultiheadAttention(8, 2)
+    holder = torch.nn.Module()
+    holder.attn = attn
+    spectra = decompose(weight_matrices(holder, heads=True), k=None)
+    members = tuple(
+        Pair(f"attn.in_proj_weight.q.h{h}", f"attn.in_proj_weight.k.h{h}", next_side="U")
+        for h in range(2)
+    )
+    group = PairGroup("attn.q<->k", members)
+    expected = (pair_alignment(spectra, members[0]) + pair_alignment(spectra, members[1])) / 2
+    torch.testing.assert_close(pair_alignment(spectra, group), expected)
+    v_to_o = Pair("attn.in_proj_weight.v.h1", "attn.out_proj.h1")  # shared space: d_head = 4
+    assert pair_alignment(spectra, v_to_o).shape == (4, 4)

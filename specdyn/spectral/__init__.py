@@ -2,7 +2,7 @@
 
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import canonical_name, weight_matrices
-from specdyn.spectral.pairs import Pair, centre_position, pair_alignment
+from specdyn.spectral.pairs import Pair, PairGroup, centre_position, pair_alignment
 from specdyn.spectral.svd import Spectrum, check_finite, decompose
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "canonical_name",
     "weight_matrices",
     "Pair",
+    "PairGroup",
     "centre_position",
     "pair_alignment",
     "Spectrum",

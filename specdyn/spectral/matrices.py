@@ -8,7 +8,8 @@ rules follow Appendix A of the paper:
 - ConvTransposeNd: stored (c_in, c_out/groups, *k); transposed to (c_out/groups, c_in, *k),
   then flattened.
 - MultiheadAttention: the whole (3d, d) in_proj matrix, plus its q, k and v blocks, plus
-  per-head blocks of each when ``heads=True``; the output projection is a Linear.
+  per-head blocks of each when ``heads=True``; the output projection is a Linear, and with
+  ``heads=True`` also its per-head column blocks ``out_proj.h{i}`` of shape (d, d_head).
 - LSTM / GRU / RNN: every weight_ih_l*/weight_hh_l* (reverse direction too) whole, plus its
   gate blocks (i, f, g, o for LSTM; r, z, n for GRU).
 - Any other parameter with ndim >= 2: 2-D as is, more dims flattened after the first.
@@ -97,6 +98,11 @@ def _attention_matrices(attn: nn.MultiheadAttention, heads: bool) -> Iterator[tu
             d_head = block.shape[0] // n_heads
             for h in range(n_heads):
                 yield f"{name}.h{h}", block[h * d_head : (h + 1) * d_head]
+    if heads:  # the output projection's input columns, head by head: (d, d_head)
+        W_O = attn.out_proj.weight.detach()
+        d_head = W_O.shape[1] // n_heads
+        for h in range(n_heads):
+            yield f"out_proj.h{h}", W_O[:, h * d_head : (h + 1) * d_head]
 
 
 def _recurrent_matrices(rnn: nn.RNNBase) -> Iterator[tuple[str, Tensor]]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 from specdyn.spectral.metrics import alignment_matrix
@@ -41,8 +42,21 @@ class Pair:
         return f"{self.prev}->{self.next}"
 
 
-def pair_alignment(spectra: Mapping[str, Spectrum], pair: Pair, k: int = 100) -> Tensor:
-    """The (k', k') alignment matrix of ``pair`` from already computed spectra."""
+@dataclass(frozen=True)
+class PairGroup:
+    """Pairs whose alignment matrices are averaged, e.g. W_Q <-> W_K head by head."""
+
+    name: str
+    pairs: tuple[Pair, ...]
+
+
+def pair_alignment(spectra: Mapping[str, Spectrum], pair: Pair | PairGroup, k: int = 100) -> Tensor:
+    """The (k', k') alignment matrix of ``pair`` from already computed spectra.
+
+    For a PairGroup, the mean of its members' alignment matrices (same shapes required).
+    """
+    if isinstance(pair, PairGroup):
+        return torch.stack([pair_alignment(spectra, p, k) for p in pair.pairs]).mean(0)
     a = _basis(spectra, pair.prev, pair.prev_side)
     b = _basis(spectra, pair.next, pair.next_side)
     if pair.next_kernel:

@@ -30,9 +30,10 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
     optimizer = build_optimizer(exp.model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
     start = _resume(writer, exp, optimizer, scheduler)
-    recorder = _recorder(cfg, writer, exp)
     if start is not None:  # None: training finished earlier
         writer.write_config(describe(cfg, exp, device))
+    recorder = _recorder(cfg, writer, exp)
+    if start is not None:
         state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
         _loop(cfg, exp, state, _callbacks(cfg, exp, recorder), progress)
     if not (run_dir / layout.AGREEMENT).exists():
