@@ -164,8 +164,11 @@ def test_multihead_attention_heads():
     for x in "qkv":
         expected_names += [f"attn.in_proj_weight.{x}"]
         expected_names += [f"attn.in_proj_weight.{x}.h{h}" for h in range(heads)]
-    expected_names += ["attn.out_proj"]
+    expected_names += [f"attn.out_proj.h{h}" for h in range(heads)] + ["attn.out_proj"]
     assert list(mats) == expected_names
+    W_O = attn.out_proj.weight
+    for h in range(heads):  # the output projection's input columns of head h
+        assert torch.equal(mats[f"attn.out_proj.h{h}"], W_O[:, h * d_head : (h + 1) * d_head])
     for i, x in enumerate("qkv"):
         block = W[i * d : (i + 1) * d]
         for h in range(heads):

@@ -56,6 +56,8 @@ def heatmap_panel(
         aspect="auto",
         interpolation="nearest",
         cmap="magma",
+        vmin=vrange[0],
+        vmax=vrange[1],
         extent=(steps[0], steps[-1], len(rows) - 0.5, -0.5),
     )
     ax.set_yticks(range(len(rows)), rows, fontsize="x-small")
