@@ -29,6 +29,9 @@ class Pair:
     prev_side / next_side: which singular vectors span the shared space.
     next_kernel: the spatial kernel of ``next`` when it is a flattened convolution,
     e.g. (3, 3); its centre position is used.
+    next_rows: (start, stop) when ``prev`` feeds only those inputs of ``next`` (counted
+    after the centre position is taken), e.g. one direction of a bidirectional LSTM
+    feeding the next layer; () for all. Entries stay in [0, 1]: no renormalisation.
     """
 
     prev: str
@@ -36,6 +39,7 @@ class Pair:
     prev_side: Side = "U"
     next_side: Side = "V"
     next_kernel: tuple[int, ...] = ()
+    next_rows: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -61,7 +65,19 @@ def pair_alignment(spectra: Mapping[str, Spectrum], pair: Pair | PairGroup, k: i
     b = _basis(spectra, pair.next, pair.next_side)
     if pair.next_kernel:
         b = centre_position(b, pair.next_kernel)
+    if pair.next_rows:
+        b = _rows(b, pair)
     return alignment_matrix(a, b, k)
+
+
+def _rows(b: Tensor, pair: Pair) -> Tensor:
+    start, stop = pair.next_rows
+    if not 0 <= start < stop <= b.shape[0]:
+        raise ValueError(
+            f"pair '{pair.name}': rows {pair.next_rows} outside the {b.shape[0]} inputs "
+            f"of '{pair.next}'"
+        )
+    return b[start:stop]
 
 
 def centre_position(V: Tensor, kernel: tuple[int, ...]) -> Tensor:
