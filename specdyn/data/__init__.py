@@ -1,0 +1,100 @@
+"""Data sets for the paper's experiments: real loaders, verified downloads, offline stand-ins.
+
+Loaders (numpy arrays or torch tensors, shapes in each docstring):
+    load_cifar10(root)               CIFAR-10, binary or (safely unpickled) python layout
+    read_idx(path), load_mnist(root) MNIST-format IDX files, gzipped or not
+    list_utterances(root, subset)    LibriSpeech folders; read_audio, log_mel features
+    encode_text, decode_ids, greedy_decode, cer, wer   characters and CTC for speech
+    read_wikitext(root)              WikiText-103 raw; train_bpe, tokenize_to_array, chunks
+Downloads:
+    SOURCES, fetch, fetch_source, extract
+Stand-ins that work offline (shared/DATA.md):
+    load_fashion_mnist, fashion_as_cifar, sotu_texts, synthesize_librispeech
+Every failure is a ``DataError`` with a one-line message naming the file, folder or URL.
+"""
+
+from specdyn.data.chars import (
+    BLANK,
+    UNKNOWN,
+    VOCAB,
+    VOCAB_SIZE,
+    cer,
+    corpus_error_rate,
+    decode_ids,
+    edit_distance,
+    encode_text,
+    greedy_decode,
+    wer,
+)
+from specdyn.data.cifar import load_cifar10, read_binary_batch, read_python_batch
+from specdyn.data.download import extract, fetch, fetch_source, file_sha256
+from specdyn.data.errors import DataError
+from specdyn.data.idx import load_mnist, read_idx
+from specdyn.data.librispeech import Utterance, list_utterances, read_audio, utterance_features
+from specdyn.data.mel import log_mel, mel_filterbank
+from specdyn.data.resample import resample
+from specdyn.data.sources import DATASETS, SOURCES, Source
+from specdyn.data.standins import (
+    fashion_as_cifar,
+    fashion_mnist_root,
+    load_fashion_mnist,
+    sotu_texts,
+    speakable,
+    split_sentences,
+    synthesize_librispeech,
+)
+from specdyn.data.wikitext import (
+    chunks,
+    clean_text,
+    load_tokenizer,
+    read_wikitext,
+    tokenize_to_array,
+    train_bpe,
+)
+
+__all__ = [
+    "DataError",
+    "load_cifar10",
+    "read_binary_batch",
+    "read_python_batch",
+    "read_idx",
+    "load_mnist",
+    "Utterance",
+    "list_utterances",
+    "read_audio",
+    "utterance_features",
+    "log_mel",
+    "mel_filterbank",
+    "resample",
+    "BLANK",
+    "UNKNOWN",
+    "VOCAB",
+    "VOCAB_SIZE",
+    "encode_text",
+    "decode_ids",
+    "greedy_decode",
+    "edit_distance",
+    "cer",
+    "wer",
+    "corpus_error_rate",
+    "read_wikitext",
+    "clean_text",
+    "train_bpe",
+    "load_tokenizer",
+    "tokenize_to_array",
+    "chunks",
+    "SOURCES",
+    "DATASETS",
+    "Source",
+    "fetch",
+    "fetch_source",
+    "extract",
+    "file_sha256",
+    "fashion_mnist_root",
+    "load_fashion_mnist",
+    "fashion_as_cifar",
+    "sotu_texts",
+    "split_sentences",
+    "speakable",
+    "synthesize_librispeech",
+]
