@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -25,11 +26,42 @@ def figure_pair(run: Run) -> str:
 
 
 def error_panel(ax: Axes, run: Run) -> None:
-    """Train and validation error over steps (Fig. 2a)."""
+    """Error of every split over steps (Fig. 2a); extra rates (e.g. WER) dashed."""
+    extra = [c for c in run.history.columns if c not in ("step", "split", "loss", "error")]
+    label = run.config.get("figures", {}).get("error_label") or "error"
     for split, rows in run.history.groupby("split", sort=False):
-        ax.plot(rows["step"], rows["error"], label=split)
-    ax.set(xlabel="step", ylabel="error", ylim=(-0.02, 1.02), title="Error")
+        (line,) = ax.plot(rows["step"], rows["error"], label=f"{split} {label}")
+        for column in extra:
+            ax.plot(
+                rows["step"], rows[column], "--", color=line.get_color(), label=f"{split} {column}"
+            )
+    ax.set(xlabel="step", ylabel=label, title=label.capitalize())
     ax.legend(loc="best", fontsize="small")
+
+
+def loss_panel(ax: Axes, run: Run) -> None:
+    """Loss of every split over steps, log scale."""
+    for split, rows in run.history.groupby("split", sort=False):
+        ax.plot(rows["step"], rows["loss"], label=split)
+    ax.set(xlabel="step", ylabel="loss", yscale="log", title="Loss")
+    ax.legend(loc="best", fontsize="small")
+
+
+def samples_panel(ax: Axes, run: Run) -> None:
+    """A grid of the images the task kept as ``samples`` (N, C, H, W) in [0, 1]."""
+    samples = run.artifacts()["samples"]
+    n, c, h, w = samples.shape
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.ones((rows * (h + 1), cols * (w + 1), c), dtype=np.float32)
+    for i, image in enumerate(samples):
+        r, q = divmod(i, cols)
+        grid[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = image.transpose(
+            1, 2, 0
+        )
+    ax.imshow(grid.squeeze(-1) if c == 1 else grid, cmap="gray", vmin=0.0, vmax=1.0)
+    ax.set_axis_off()
+    ax.set_title(f"Samples at the end ({n})")
 
 
 def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None:
@@ -104,5 +136,7 @@ __all__ = [
     "figure_matrix",
     "figure_pair",
     "heatmap_panel",
+    "loss_panel",
+    "samples_panel",
     "singular_values_panel",
 ]

@@ -20,7 +20,10 @@ PANELS: dict[str, Panel] = {
     "effective_rank": panels.effective_rank_panel,  # (c)
     "alignment": panels.alignment_panel,  # (d)
 }
-EXTRA: dict[str, Panel] = {"alignment_score": panels.alignment_score_panel}
+EXTRA: dict[str, Panel] = {
+    "alignment_score": panels.alignment_score_panel,
+    "loss": panels.loss_panel,
+}
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -32,7 +35,8 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
     """One PNG per panel plus the four panels side by side (``figure.png``)."""
     out_dir = out_dir or run.path / layout.FIGURES
     written = []
-    for name, panel in (PANELS | EXTRA).items():
+    extra = EXTRA | ({"samples": panels.samples_panel} if "samples" in run.artifacts() else {})
+    for name, panel in (PANELS | extra).items():
         fig = Figure(figsize=(6, 4.2), layout="constrained")
         panel(fig.add_subplot(), run)
         written.append(save(fig, out_dir / f"{name}.png"))

@@ -6,6 +6,7 @@ RUN/
   metrics.parquet                 step, matrix, metric, value
   spectra/step_00000100.safetensors   s/<matrix>, U/<matrix>, V/<matrix>, align/<pair>
   agreement.safetensors           steps, <matrix> -> (steps, k) agreement diagonal
+  artifacts.safetensors           tensors kept from the final model (e.g. samples)
   checkpoints/step_00000100.safetensors   weights only
   state.pt                        resume state (tensors and plain types only)
   figures/                        PNGs drawn from the files above
@@ -20,6 +21,7 @@ HISTORY = "history.parquet"
 METRICS = "metrics.parquet"
 SPECTRA = "spectra"
 AGREEMENT = "agreement.safetensors"
+ARTIFACTS = "artifacts.safetensors"
 CHECKPOINTS = "checkpoints"
 STATE = "state.pt"
 FIGURES = "figures"

@@ -96,6 +96,14 @@ class Run:
         with _open(path) as f:
             return _get(f, "steps", path), _get(f, f"diag/{matrix}", path)
 
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """Tensors the task kept from the final model (e.g. ``samples``); {} if none."""
+        path = self.path / layout.ARTIFACTS
+        if not path.exists():
+            return {}
+        with _open(path) as f:
+            return {key: f.get_tensor(key).numpy() for key in f.keys()}
+
     @property
     def checkpoint_steps(self) -> list[int]:
         return [layout.step_of(p) for p in layout.step_files(self.path / layout.CHECKPOINTS)]

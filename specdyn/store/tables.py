@@ -35,7 +35,10 @@ def _dtype(column: str) -> str:
 
 
 class Table:
-    """An append-and-replace table over one Parquet file. ``key``: the unique columns."""
+    """An append-and-replace table over one Parquet file. ``key``: the unique columns.
+
+    Rows must hold ``columns``; extra keys become extra columns (e.g. WER beside CER).
+    """
 
     def __init__(self, path: Path, columns: tuple[str, ...], key: tuple[str, ...]):
         self.path, self.columns, self.key = path, columns, key
@@ -62,7 +65,8 @@ class Table:
     def _merge(self) -> None:
         if not self._pending:
             return
-        new = pd.DataFrame(self._pending, columns=list(self.columns))
+        new = pd.DataFrame(self._pending)  # required columns first, extra ones kept
+        new = new[list(self.columns) + [c for c in new.columns if c not in self.columns]]
         self._pending = []
         both = new if self._frame.empty else pd.concat([self._frame, new], ignore_index=True)
         both = both.drop_duplicates(list(self.key), keep="last")

@@ -40,6 +40,10 @@ class RunWriter:
         tensors |= {f"diag/{name}": d for name, d in diagonals.items()}
         write_atomic(self.path / layout.AGREEMENT, lambda p: save_file(_contiguous(tensors), p))
 
+    def write_artifacts(self, tensors: Mapping[str, Tensor]) -> None:
+        target = self.path / layout.ARTIFACTS
+        write_atomic(target, lambda p: save_file(_contiguous(tensors), p))
+
     def write_checkpoint(self, step: int, state_dict: Mapping[str, Tensor]) -> None:
         target = layout.step_file(self.path / layout.CHECKPOINTS, step)
         write_atomic(target, lambda p: save_file(_contiguous(state_dict), p))

@@ -24,7 +24,10 @@ class Experiment:
     loss and error. pairs: the consecutive matrices whose alignment is recorded.
     data_source: which data was used, for the run's config.
     figure_matrix / figure_pair: the matrix and pair that single-matrix panels show
-    (empty: the first recorded).
+    (empty: the first recorded). error_label: what "error" means (e.g. "CER").
+    heads: record per-head attention blocks (needed by head-averaged pairs).
+    artifacts(model): tensors to keep from the final model, e.g. generated samples,
+    written to ``artifacts.safetensors`` once training ends.
     """
 
     model: nn.Module
@@ -34,6 +37,9 @@ class Experiment:
     data_source: str = ""
     figure_matrix: str = ""
     figure_pair: str = ""
+    heads: bool = False
+    error_label: str = "error"
+    artifacts: Callable[[nn.Module], dict[str, Tensor]] | None = None
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,7 @@ def evaluate(fn: Callable[[nn.Module], Evaluation], when: Schedule) -> Callback:
             return
         state.model.eval()
         state.last = fn(state.model)
-        rows = [
-            {"step": state.step, "split": split, "loss": v["loss"], "error": v["error"]}
-            for split, v in state.last.items()
-        ]
+        rows = [{"step": state.step, "split": split, **v} for split, v in state.last.items()]
         state.writer.history.add(rows)
         state.writer.history.flush()
 

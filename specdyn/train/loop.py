@@ -38,6 +38,9 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
         _loop(cfg, exp, state, _callbacks(cfg, exp, recorder), progress)
     if not (run_dir / layout.AGREEMENT).exists():
         recorder.finish()
+    if exp.artifacts is not None and not (run_dir / layout.ARTIFACTS).exists():
+        exp.model.eval()
+        writer.write_artifacts(exp.artifacts(exp.model))
     return run_dir
 
 
@@ -87,7 +90,8 @@ def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
     r = cfg.record
     schedule = Schedule(every=r.every, at=r.at, log_points=r.log_points, last=cfg.train.steps)
     dtype = getattr(torch, r.vector_dtype)
-    return Recorder(writer, schedule, exp.pairs, r.top_k, r.heads, vector_dtype=dtype)
+    heads = r.heads or exp.heads
+    return Recorder(writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype)
 
 
 def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder) -> list[cb.Callback]:
