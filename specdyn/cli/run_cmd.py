@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set weight_decay=0.1 (repeatable)",
     )
+    p.add_argument("--data-dir", help="folder holding the real data set (sets data.data_dir)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=handle)
@@ -36,6 +37,8 @@ def handle(args) -> int:
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
     if args.seed is not None:
         cfg = set_value(cfg, "seed", str(args.seed))
+    if args.data_dir is not None:
+        cfg = apply_overrides(cfg, [f"data.data_dir={args.data_dir}"])
     run_dir = Path(args.out) / f"{cfg.task}-{cfg.preset}-{run_hash(cfg)}"
     print(run_dir, flush=True)
     train(cfg, run_dir, resolve_device(args.device), progress=not args.no_progress)
