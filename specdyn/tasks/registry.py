@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
-from specdyn.tasks import grokking
+from specdyn.tasks import (
+    grokking,
+    lstm_librispeech,
+    mlp_cifar10,
+    transformer_wikitext103,
+    unet_mnist,
+    vgg16_cifar10,
+)
 from specdyn.tasks.base import Task
 
-TASKS: dict[str, Task] = {task.name: task for task in (grokking.TASK,)}
+_MODULES = (
+    grokking,
+    vgg16_cifar10,
+    unet_mnist,
+    lstm_librispeech,
+    transformer_wikitext103,
+    mlp_cifar10,
+)
+TASKS: dict[str, Task] = {module.TASK.name: module.TASK for module in _MODULES}
 
 
 def get_task(name: str) -> Task:

@@ -1,0 +1,112 @@
+"""The transformer-wikitext103 task: micro-batches, next-token error, presets, tiny run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from specdyn import open_run
+from specdyn.data import DataError
+from specdyn.errors import ConfigError
+from specdyn.figures import plot_run
+from specdyn.models import transformer_lm
+from specdyn.tasks import transformer_wikitext103 as task
+from specdyn.tasks.registry import TASKS
+from specdyn.train import train
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setitem(TASKS, task.TASK.name, task.TASK)
+
+
+def _with(cfg, **data):
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **data))
+
+
+def test_tiny_preset_end_to_end(registered, tmp_path):
+    cfg = task.PRESETS["tiny"]
+    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    assert run.steps.tolist() == [0, 4, 8, 12]
+    assert set(run.history["split"]) == {"train", "val"}
+    assert run.history[["loss", "error"]].notna().all().all()
+    assert {p.name for p in transformer_lm.alignment_pairs(cfg.model)} == set(run.pairs)
+    assert "blocks.1.attn.in_proj_weight.q.h1" in run.matrices  # per-head blocks recorded
+    assert run.config["figures"]["matrix"] == "blocks.0.mlp.fc_in"
+    assert run.config["figures"]["pair"] == "blocks.0.mlp.fc_in->blocks.0.mlp.fc_out"
+    assert "random tokens" in run.config["data_source"]
+
+    before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    train(cfg, run.path, CPU, progress=False)  # finished: a rerun changes nothing
+    assert before == {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    assert all(p.stat().st_size > 0 for p in plot_run(run, tmp_path / "figures"))
+
+
+@pytest.mark.parametrize("micro", [1, 2, 4])
+def test_micro_batches_give_the_whole_batch_gradient(micro):
+    cfg = task.PRESETS["tiny"]
+    results = []
+    for m in (0, micro):
+        exp = task.build(_with(cfg, micro_batch=m), CPU)
+        loss = exp.loss(exp.model, 3)
+        exp.model.zero_grad()
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in exp.model.parameters()]))
+    (whole, whole_grads), (parts, part_grads) = results
+    torch.testing.assert_close(parts, whole)
+    for a, b in zip(part_grads, whole_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_next_token_error_counts_every_position():
+    class Copy(torch.nn.Module):  # predicts that the next token repeats the current one
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, tokens):
+            return 50.0 * torch.nn.functional.one_hot(tokens, 5).float()
+
+    data = torch.tensor([[1, 1, 1, 2], [3, 3, 4, 4]])  # 6 targets, 2 mispredicted
+    result = task.evaluate_lm(Copy(), data, micro=1, bf16=False)
+    assert result["error"] == pytest.approx(2 / 6)
+    assert result["loss"] == pytest.approx(2 / 6 * 50.0, rel=1e-3)
+
+
+def test_figure_names_follow_the_paper_at_depth_twelve():
+    default = transformer_lm.TransformerLMConfig()
+    assert task.figure_names(default) == (transformer_lm.FIGURE_MATRIX, transformer_lm.FIGURE_PAIR)
+    four = dataclasses.replace(default, n_layers=4)
+    assert task.figure_names(four)[0] == "blocks.2.mlp.fc_in"
+
+
+def test_paper_preset_is_appendix_a4():
+    cfg = task.PRESETS["paper"]
+    m, o = cfg.model, cfg.optim
+    assert (m.n_layers, m.d_model, m.n_heads, m.d_mlp, m.context) == (12, 768, 12, 768, 2048)
+    assert (o.name, o.lr, o.betas, o.weight_decay, o.grad_clip) == (
+        "adamw",
+        6e-4,
+        (0.9, 0.95),
+        0.1,
+        1.0,
+    )
+    assert (o.schedule, o.warmup_steps, o.final_lr_fraction) == ("cosine", 200, 0.1)
+    assert (cfg.data.source, cfg.data.batch_size) == ("real", 256)
+    assert cfg.data.batch_size % cfg.data.micro_batch == 0
+    assert cfg.train.steps == 10 * (57_000 // 256)
+    assert task.TASK.default_preset == "cpu" and task.PRESETS["cpu"].data.source == "standin"
+
+
+def test_bad_configs_are_refused(tmp_path):
+    cfg = task.PRESETS["tiny"]
+    with pytest.raises(ConfigError, match="micro_batch 3"):
+        task.build(_with(cfg, micro_batch=3), CPU)
+    with pytest.raises(DataError, match="unknown data source 'books'"):
+        task.build(_with(cfg, source="books"), CPU)
+    with pytest.raises(DataError, match="wiki.train.raw"):
+        task.build(_with(cfg, source="real", data_dir=str(tmp_path)), CPU)
