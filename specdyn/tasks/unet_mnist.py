@@ -131,7 +131,9 @@ def eval_set(x0: Tensor, timesteps: int, stream: int) -> EvalSet:
     return EvalSet(x0, t, torch.randn(x0.shape, generator=g))
 
 
-def noise_for_step(n: int, shape: tuple[int, ...], timesteps: int, seed: int, step: int):
+def noise_for_step(
+    n: int, shape: tuple[int, ...], timesteps: int, seed: int, step: int
+) -> tuple[Tensor, Tensor]:
     """Steps (n,) and noise (n, *shape) of training step ``step``: a pure function of both."""
     g = torch.Generator().manual_seed(_TRAIN_NOISE + seed * _PER_SEED + step)
     t = torch.randint(0, timesteps, (n,), generator=g)
@@ -150,6 +152,7 @@ def diffusion_mse(model: nn.Module, data: EvalSet, alphas_bar: Tensor, batch: in
 
 
 def describe_data(name: str, n_train: int, n_val: int) -> str:
+    """The run's ``data_source``: which images, how many, how scaled."""
     return f"{name}, {n_train:,} train / {n_val:,} val images, pixels in [0, 1]"
 
 

@@ -52,7 +52,7 @@ def _loop(cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, progress
         if step > start or start == 0:  # a resumed step already ran its callbacks
             for call in calls:
                 call(state)
-            _show(bar, state)
+            _show(bar, state, exp.error_label)
         if step == steps:
             break
         _update(exp, state.optimizer, state.scheduler, cfg.optim.grad_clip, step)
@@ -104,11 +104,15 @@ def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder) -> list[cb.C
     ]
 
 
-def _show(bar: tqdm, state: cb.TrainState) -> None:
+def _show(bar: tqdm, state: cb.TrainState, error_label: str) -> None:
+    """Step, loss and accuracy per split; the task's own rate when "error" means more."""
     if not state.last:
         return
     shown = {"step": state.step}
     for split, values in state.last.items():
         shown[f"{split}_loss"] = f"{values['loss']:.3g}"
-        shown[f"{split}_acc"] = f"{1 - values['error']:.3f}"
+        if error_label == "error":
+            shown[f"{split}_acc"] = f"{1 - values['error']:.3f}"
+        else:
+            shown[f"{split}_{error_label.split()[-1]}"] = f"{values['error']:.3g}"
     bar.set_postfix(shown, refresh=False)
