@@ -35,7 +35,7 @@ def error_panel(ax: Axes, run: Run) -> None:
             ax.plot(
                 rows["step"], rows[column], "--", color=line.get_color(), label=f"{split} {column}"
             )
-    ax.set(xlabel="step", ylabel=label, title=label.capitalize())
+    ax.set(xlabel="step", ylabel=label, title=label[:1].upper() + label[1:])
     ax.legend(loc="best", fontsize="small")
 
 
