@@ -27,7 +27,7 @@ def registered(monkeypatch):
 def test_tiny_preset_end_to_end(registered, tmp_path):
     cfg = task.PRESETS["tiny"]
     run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
-    assert run.steps.tolist() == list(range(cfg.train.steps + 1))
+    assert run.steps.tolist() == [0, 4, 8, 12]
     history = run.history
     assert set(history["split"]) == {"train", "val"}
     assert {"loss", "error", "wer"} <= set(history.columns)

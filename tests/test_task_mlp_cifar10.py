@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from specdyn import open_run
-from specdyn.data import DataError
+from specdyn.errors import ConfigError
 from specdyn.figures import compare_runs, plot_run
 from specdyn.models import mlp
 from specdyn.tasks import mlp_cifar10 as task
@@ -78,7 +78,7 @@ def test_random_labels_are_drawn_before_the_split():
 def test_unknown_labels_are_refused():
     cfg = task.PRESETS["tiny"]
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels="noisy"))
-    with pytest.raises(DataError, match="unknown labels 'noisy'"):
+    with pytest.raises(ConfigError, match="unknown labels 'noisy'"):
         task.build(cfg, CPU)
 
 

@@ -8,6 +8,7 @@ import torch
 
 from specdyn import open_run
 from specdyn.data import DataError
+from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
 from specdyn.models import vgg
 from specdyn.tasks import vgg16_cifar10 as task
@@ -55,7 +56,7 @@ def test_split_is_torch_random_split_seeded_42():
     )
     assert x_train.tolist() == list(ref_train) and x_val.tolist() == list(ref_val)
     assert torch.equal(y_val, x_val % 10)
-    with pytest.raises(DataError, match="val_fraction"):
+    with pytest.raises(ConfigError, match="val_fraction"):
         task.split_train_val(x, y, 1.0, 42)
 
 
@@ -91,7 +92,7 @@ def test_real_source_reads_data_dir_and_evaluates_the_test_split(tmp_path):
 def test_missing_real_data_says_to_pass_data_dir(tmp_path):
     with pytest.raises(DataError, match="--data-dir"):
         task.cifar_splits(task.CifarData(source="real", data_dir=str(tmp_path)))
-    with pytest.raises(DataError, match="unknown data source"):
+    with pytest.raises(ConfigError, match="unknown data source"):
         task.cifar_splits(task.CifarData(source="imagenet"))
 
 

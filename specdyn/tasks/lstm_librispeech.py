@@ -156,7 +156,8 @@ def _features(utterances: list[Utterance], root: Path, data: SpeechData, n_mels:
     path = root / "specdyn-features" / name
     if path.is_file():
         t = load_file(str(path))
-        return _split(t["features"], t["frames"]), _split(t["labels"], t["label_lengths"])
+        feats = t["features"].split(t["frames"].tolist())
+        return list(feats), list(t["labels"].split(t["label_lengths"].tolist()))
     feats = [_utterance_features(u, data, n_mels) for u in utterances]
     labels = [encode_text(u.text) for u in utterances]
     tensors = {
@@ -173,10 +174,6 @@ def _utterance_features(u: Utterance, data: SpeechData, n_mels: int) -> Tensor:
     if rate != 16000:
         raise DataError(f"{u.path}: sample rate {rate}, expected 16000")
     return log_mel(waveform, rate, n_mels=n_mels, log=data.log, area_norm=data.area_norm)
-
-
-def _split(flat: Tensor, lengths: Tensor) -> list[Tensor]:
-    return list(torch.split(flat, lengths.tolist()))
 
 
 def _random_speech(n: int, n_mels: int, seed: int) -> Speech:
@@ -267,29 +264,29 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
 
 def _preset(
     name: str, model: LSTMConfig, data: SpeechData, epochs: int, n_train: int,
-    lr: float = 3e-4, top_k: int = 100,
+    lr: float = 3e-4, top_k: int = 100, records: int = 200, eval_epochs: int = 1,
 ) -> RunConfig:  # fmt: skip
-    """AdamW wd 0.1, cosine 1 -> 0 over ``epochs``; evaluated per epoch, ~200 records."""
+    """AdamW wd 0.1, cosine 1 -> 0 over ``epochs``, evaluated every ``eval_epochs``."""
     per_epoch = n_train // data.batch_size
     steps = epochs * per_epoch
     optim = OptimConfig(lr=lr, weight_decay=0.1, schedule="cosine", final_lr_fraction=0.0)
-    train = TrainConfig(steps=steps, eval_every=per_epoch, state_every=per_epoch)
-    record = RecordConfig(every=max(steps // 200, 1), top_k=top_k)
+    train = TrainConfig(steps=steps, eval_every=eval_epochs * per_epoch, state_every=per_epoch)
+    record = RecordConfig(every=max(steps // records, 1), top_k=top_k)
     return RunConfig("lstm-librispeech", name, model, data, optim, train, record)
 
 
-CHARS = VOCAB_SIZE
 PRESETS = {
     # Appendix A.3: 50 epochs of train-clean-100 (891 steps each) = 44,550 steps.
-    "paper": _preset("paper", LSTMConfig(vocab_size=CHARS), SpeechData(), 50, TRAIN_SIZE),
+    "paper": _preset("paper", LSTMConfig(vocab_size=VOCAB_SIZE), SpeechData(), 50, TRAIN_SIZE),
 }
-# cpu: 640 short espeak-ng sentences, 4 layers of 96 units; see docs/lstm-librispeech.md.
-CPU_DATA = SpeechData(source="standin", train_utterances=640, eval_utterances=96, max_words=12)
-PRESETS["cpu"] = _preset("cpu", LSTMConfig(hidden=96, vocab_size=CHARS), CPU_DATA, 30, 640, 1e-3)
+# cpu: 960 short espeak-ng sentences, 3 layers of 64 units, lr 3e-3; docs/lstm-librispeech.md.
+CPU_MODEL = LSTMConfig(hidden=64, n_layers=3, vocab_size=VOCAB_SIZE)
+CPU_DATA = SpeechData("standin", train_utterances=960, eval_utterances=96, max_words=8)
+PRESETS["cpu"] = _preset("cpu", CPU_MODEL, CPU_DATA, 32, 960, 3e-3, records=100, eval_epochs=2)
 # tiny: seconds, random data, for tests.
 TINY_DATA = SpeechData(source="synthetic", batch_size=8, train_utterances=32)
-TINY_MODEL = LSTMConfig(n_mels=8, hidden=8, n_layers=2, vocab_size=CHARS)
-PRESETS["tiny"] = _preset("tiny", TINY_MODEL, TINY_DATA, 3, 32, top_k=8)
+TINY_MODEL = LSTMConfig(n_mels=8, hidden=8, n_layers=2, vocab_size=VOCAB_SIZE)
+PRESETS["tiny"] = _preset("tiny", TINY_MODEL, TINY_DATA, 3, 32, top_k=8, records=3)
 
 TASK = Task(
     name="lstm-librispeech",

@@ -20,9 +20,10 @@ import torch
 from torch import Tensor
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data import DataError
+from specdyn.errors import ConfigError
 from specdyn.models import mlp
 from specdyn.tasks.base import Experiment, Task
+from specdyn.tasks.batches import steps_per_epoch
 from specdyn.tasks.vgg16_cifar10 import CifarData, cifar_splits, classifier_functions
 
 LABELS = ("true", "random")
@@ -48,9 +49,10 @@ def permute_labels(y: Tensor, seed: int) -> Tensor:
 def build(cfg: RunConfig, device: torch.device) -> Experiment:
     data = cfg.data
     if data.labels not in LABELS:
-        raise DataError(f"unknown labels {data.labels!r}; known: {', '.join(LABELS)}")
+        raise ConfigError(f"unknown labels {data.labels!r}; known: {', '.join(LABELS)}")
     random = data.labels == "random"
-    splits = cifar_splits(data, lambda y: permute_labels(y, data.label_seed) if random else y)
+    relabel = (lambda y: permute_labels(y, data.label_seed)) if random else None
+    splits = cifar_splits(data, relabel)
     torch.manual_seed(cfg.seed)
     model = mlp.MLP(cfg.model).to(device)
     loss, evaluate = classifier_functions(splits, data.batch_size, cfg.seed, device)
@@ -77,7 +79,7 @@ def _preset(
 ) -> RunConfig:
     """Appendix A.7's optimisation for ``epochs``; evaluated every epoch, recorded every
     ``record_every`` epochs."""
-    per_epoch = n_train // data.batch_size  # the last partial batch is dropped
+    per_epoch = steps_per_epoch(n_train, data.batch_size)  # drops the last partial batch
     optim = OptimConfig(name="sgd", lr=lr, momentum=0.9, weight_decay=0.0, schedule="constant")
     train = TrainConfig(steps=epochs * per_epoch, eval_every=per_epoch, state_every=per_epoch)
     record = RecordConfig(every=record_every * per_epoch)

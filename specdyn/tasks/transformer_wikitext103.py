@@ -271,7 +271,7 @@ CPU_MODEL = TransformerLMConfig(
     vocab_size=2048, context=128, n_layers=4, d_model=128, n_heads=4, d_mlp=128
 )
 CPU_DATA = TextData(source="standin", batch_size=16, eval_chunks=64)
-PRESETS["cpu"] = _preset("cpu", CPU_MODEL, CPU_DATA, 1500, 15, lr=1e-3, warmup=100)
+PRESETS["cpu"] = _preset("cpu", CPU_MODEL, CPU_DATA, 1500, 25, lr=3e-3, warmup=100)
 # tiny: seconds, random tokens, for tests.
 TINY_MODEL = TransformerLMConfig(
     vocab_size=64, context=16, n_layers=2, d_model=16, n_heads=2, d_mlp=16

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,9 +31,10 @@ from specdyn.data import (
     load_cifar10,
     load_fashion_mnist,
 )
+from specdyn.errors import ConfigError
 from specdyn.models import vgg
 from specdyn.tasks.base import Evaluation, Experiment, Task
-from specdyn.tasks.batches import batch_indices, classification_eval
+from specdyn.tasks.batches import batch_indices, classification_eval, steps_per_epoch
 
 CACHE = Path.home() / ".cache" / "specdyn" / "cifar10"
 SOURCES = ("real", "standin", "synthetic")
@@ -70,27 +72,26 @@ class CifarSplits:
 def load_images(data: CifarData) -> tuple[dict[str, Split], str]:
     """``{"train": Split, "test": Split}`` of ``data.source``, and its name in words."""
     if data.source not in SOURCES:
-        raise DataError(f"unknown data source {data.source!r}; known: {', '.join(SOURCES)}")
-    if data.source == "real":
-        splits, name = _real_cifar(data.data_dir), "CIFAR-10"
-    elif data.source == "standin":
-        raw = load_fashion_mnist()
-        splits = {k: (fashion_as_cifar(x), y) for k, (x, y) in raw.items()}
-        name = "Fashion-MNIST stand-in for CIFAR-10 (padded to 32x32x3)"
-    else:
+        raise ConfigError(f"unknown data source {data.source!r}; known: {', '.join(SOURCES)}")
+    if data.source == "synthetic":
         return _synthetic(), "synthetic random images (32x32x3)"
-    return {
-        k: (torch.from_numpy(x), torch.from_numpy(y).long()) for k, (x, y) in splits.items()
-    }, name
+    if data.source == "real":
+        arrays, name = _real_cifar(data.data_dir), "CIFAR-10"
+    else:
+        raw = load_fashion_mnist()
+        arrays = {k: (fashion_as_cifar(x), y) for k, (x, y) in raw.items()}
+        name = "Fashion-MNIST stand-in for CIFAR-10 (padded to 32x32x3)"
+    splits = {k: (torch.from_numpy(x), torch.from_numpy(y).long()) for k, (x, y) in arrays.items()}
+    return splits, name
 
 
-def _real_cifar(data_dir: str):
+def _real_cifar(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """CIFAR-10 from ``data_dir``, or from the cache folder (downloaded when possible)."""
     root = Path(data_dir).expanduser() if data_dir else _cached_cifar()
     try:
         return load_cifar10(root)
     except DataError as e:
-        raise DataError(f"{e}; pass --data-dir with the CIFAR-10 batches folder") from e
+        raise DataError(f"CIFAR-10: {e}; check --data-dir") from e
 
 
 def _cached_cifar() -> Path:
@@ -121,7 +122,7 @@ def split_train_val(x: Tensor, y: Tensor, val_fraction: float, seed: int) -> tup
     """A fixed random (1 - val_fraction, val_fraction) split, as ``random_split`` with a
     generator seeded by ``seed``: the first N - round(N val_fraction) of a permutation train."""
     if not 0.0 < val_fraction < 1.0:
-        raise DataError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must lie in (0, 1), got {val_fraction}")
     n_val = round(len(x) * val_fraction)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     train, val = order[: len(x) - n_val], order[len(x) - n_val :]
@@ -149,7 +150,7 @@ def cifar_splits(data: CifarData, relabel: Callable[[Tensor], Tensor] | None = N
 
 def _first(split: Split, n: int) -> Split:
     if n < 0:
-        raise DataError(f"a data size must be >= 0, got {n}")
+        raise ConfigError(f"train_size and eval_size must be >= 0, got {n}")
     return split if n == 0 else (split[0][:n], split[1][:n])
 
 
@@ -205,10 +206,6 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     )
 
 
-def steps_per_epoch(n_train: int, batch_size: int = 128) -> int:
-    return n_train // batch_size  # the last partial batch is dropped
-
-
 def _preset(
     name: str,
     model: vgg.VGGConfig,
@@ -219,7 +216,7 @@ def _preset(
     weight_decay: float = 1e-4,
 ) -> RunConfig:
     """Appendix A.1's optimisation over ``epochs`` (milestones in epochs); evaluated,
-    recorded and saved every epoch."""
+    recorded and saved every epoch. An epoch drops its last partial batch."""
     per_epoch = steps_per_epoch(n_train, data.batch_size)
     optim = OptimConfig(
         name="sgd",
