@@ -72,7 +72,7 @@ def test_next_token_error_counts_every_position():
             return 50.0 * torch.nn.functional.one_hot(tokens, 5).float()
 
     data = torch.tensor([[1, 1, 1, 2], [3, 3, 4, 4]])  # 6 targets, 2 mispredicted
-    result = task.evaluate_lm(Copy(), data, micro=1, bf16=False)
+    result = task.evaluate_lm(Copy(), data, micro=1)
     assert result["error"] == pytest.approx(2 / 6)
     assert result["loss"] == pytest.approx(2 / 6 * 50.0, rel=1e-3)
 

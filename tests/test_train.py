@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,7 +19,7 @@ import torch
 from specdyn import open_run
 from specdyn.config import apply_overrides
 from specdyn.tasks import get_preset
-from specdyn.train import callbacks, train
+from specdyn.train import callbacks, loop, train
 
 CPU = torch.device("cpu")
 
@@ -65,6 +67,25 @@ def test_seeded_runs_are_deterministic(tmp_path):
     train(cfg, b, CPU, progress=False)
     pd.testing.assert_frame_equal(open_run(a).metrics, open_run(b).metrics)
     pd.testing.assert_frame_equal(open_run(a).history, open_run(b).history)
+
+
+def test_bf16_is_float32_on_cpu(tmp_path):
+    """Mixed precision applies on CUDA only: on CPU the run equals a float32 run."""
+    cfg = _tiny(steps=10)
+    train(cfg, tmp_path / "a", CPU, progress=False)
+    train(_tiny(steps=10, bf16="true"), tmp_path / "b", CPU, progress=False)
+    a, b = open_run(tmp_path / "a"), open_run(tmp_path / "b")
+    assert b.config["train"]["bf16"] is True
+    assert b.config["environment"]["precision"] == "float32"
+    pd.testing.assert_frame_equal(a.history, b.history)
+
+
+def test_bf16_autocast_on_cuda():
+    assert isinstance(loop.autocast(False, torch.device("cuda"))(), contextlib.nullcontext)
+    with warnings.catch_warnings():  # a machine without CUDA warns and disables it
+        warnings.simplefilter("ignore")
+        ctx = loop.autocast(True, torch.device("cuda"))()
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
 
 
 class Killed(Exception):

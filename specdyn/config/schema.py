@@ -40,7 +40,9 @@ class TrainConfig:
 
     state_every: how often the resume state is saved (a killed run loses at most this
     many steps). checkpoint_every / checkpoint_at: weights-only checkpoints that
-    experiments branch from; the final step is always saved.
+    experiments branch from; the final step is always saved. bf16: mixed precision, the
+    loss and evaluation under bfloat16 autocast on CUDA (weights, optimizer state and the
+    recorded SVDs stay float32); ignored on CPU, where the run stays float32.
     """
 
     steps: int = 1000
@@ -48,6 +50,7 @@ class TrainConfig:
     state_every: int = 500
     checkpoint_every: int = 0
     checkpoint_at: tuple[int, ...] = ()
+    bf16: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class TextData:
     """source: "real" (WikiText-103 raw), "standin" (State of the Union) or "synthetic".
 
     batch_size: contexts per step; micro_batch: contexts per forward/backward pass (0: the
-    whole batch). bf16: autocast to bfloat16 on CUDA. eval_chunks: contexts evaluated per
+    whole batch). eval_chunks: contexts evaluated per
     split (0: all validation contexts, and as many training ones). train_speeches: the
     stand-in's first n training speeches (0: all); every 10th speech is validation.
     """
@@ -64,7 +64,6 @@ class TextData:
     data_dir: str = ""
     batch_size: int = 256
     micro_batch: int = 0
-    bf16: bool = False
     eval_chunks: int = 0
     train_speeches: int = 0
 
@@ -183,22 +182,20 @@ class AccumulatedLoss(torch.autograd.Function):
         return (None, None, *(grad_output * g for g in ctx.grads))
 
 
-def next_token_loss(model: nn.Module, batch: Tensor, bf16: bool = False) -> Tensor:
+def next_token_loss(model: nn.Module, batch: Tensor) -> Tensor:
     """Mean cross-entropy of the next token: batch (B, context + 1) -> scalar."""
-    with torch.autocast(batch.device.type, torch.bfloat16, enabled=bf16):
-        logits = model(batch[:, :-1])  # (B, T, V)
+    logits = model(batch[:, :-1])  # (B, T, V)
     return F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
 
 
 @torch.no_grad()
-def evaluate_lm(model: nn.Module, data: Tensor, micro: int, bf16: bool) -> dict[str, float]:
+def evaluate_lm(model: nn.Module, data: Tensor, micro: int) -> dict[str, float]:
     """Mean loss and next-token error rate over every position of ``data`` (n, T + 1)."""
     device = next(model.parameters()).device
     loss, wrong = 0.0, 0
     for start in range(0, len(data), micro):
         batch = data[start : start + micro].to(device)
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            logits = model(batch[:, :-1]).float()  # (b, T, V)
+        logits = model(batch[:, :-1]).float()  # (b, T, V)
         targets = batch[:, 1:]
         loss += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
         wrong += (logits.argmax(-1) != targets).sum().item()
@@ -227,10 +224,9 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         "train": train[torch.randperm(len(train), generator=fixed)[:n_eval]],
         "val": splits["val"][torch.randperm(len(splits["val"]), generator=fixed)[:n_eval]],
     }
-    bf16 = data.bf16 and device.type == "cuda"
 
     def part_loss(part: Tensor) -> Tensor:
-        return next_token_loss(model, part.to(device), bf16)
+        return next_token_loss(model, part.to(device))
 
     def loss(model: nn.Module, step: int) -> Tensor:
         batch = train[batch_indices(len(train), data.batch_size, step, cfg.seed)]
@@ -240,7 +236,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         return AccumulatedLoss.apply(part_loss, list(batch.split(micro)), *params)
 
     def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:
-        return {split: evaluate_lm(model, x, micro, bf16) for split, x in evals.items()}
+        return {split: evaluate_lm(model, x, micro) for split, x in evals.items()}
 
     matrix, pair = figure_names(cfg.model)
     return Experiment(
@@ -251,21 +247,21 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
 
 def _preset(
     name: str, model: TransformerLMConfig, data: TextData, steps: int, every: int,
-    lr: float = 6e-4, warmup: int = 200, top_k: int = 64,
+    lr: float = 6e-4, warmup: int = 200, top_k: int = 64, bf16: bool = False,
 ) -> RunConfig:  # fmt: skip
     optim = OptimConfig(
         lr=lr, betas=(0.9, 0.95), weight_decay=0.1, schedule="cosine", warmup_steps=warmup,
         final_lr_fraction=0.1, grad_clip=1.0,
     )  # fmt: skip
-    train = TrainConfig(steps=steps, eval_every=every, state_every=10 * every)
+    train = TrainConfig(steps=steps, eval_every=every, state_every=10 * every, bf16=bf16)
     record = RecordConfig(every=every, top_k=top_k, vector_dtype="float16")
     return RunConfig("transformer-wikitext103", name, model, data, optim, train, record)
 
 
 # Appendix A.4: 10 epochs of 57,000 contexts at batch 256 (222 steps each) = 2,220 steps,
 # recorded every 11 steps; micro-batches of 16 contexts, bfloat16 autocast.
-PAPER_DATA = TextData(micro_batch=16, bf16=True)
-PRESETS = {"paper": _preset("paper", TransformerLMConfig(), PAPER_DATA, 10 * 222, 11)}
+PAPER_DATA = TextData(micro_batch=16)
+PRESETS = {"paper": _preset("paper", TransformerLMConfig(), PAPER_DATA, 2220, 11, bf16=True)}
 # cpu: 4 layers of width 128 on State of the Union text with a 2,048-token BPE.
 CPU_MODEL = TransformerLMConfig(
     vocab_size=2048, context=128, n_layers=4, d_model=128, n_heads=4, d_mlp=128

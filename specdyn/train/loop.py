@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,7 +37,9 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
     recorder = _recorder(cfg, writer, exp)
     if start is not None:
         state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
-        _loop(cfg, exp, state, _callbacks(cfg, exp, recorder), progress)
+        precision = autocast(cfg.train.bf16, device)
+        calls = _callbacks(cfg, exp, recorder, precision)
+        _loop(cfg, exp, state, calls, precision, progress)
     if not (run_dir / layout.AGREEMENT).exists():
         recorder.finish()
     if exp.artifacts is not None and not (run_dir / layout.ARTIFACTS).exists():
@@ -44,7 +48,17 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
     return run_dir
 
 
-def _loop(cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, progress: bool) -> None:
+def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """The mixed-precision context of the loss and evaluation: bfloat16 autocast when
+    ``bf16`` is asked for on CUDA, otherwise nothing (CPU runs stay float32)."""
+    if bf16 and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def _loop(
+    cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, precision, progress
+) -> None:
     start, steps = state.step, cfg.train.steps
     bar = tqdm(total=steps, initial=start, disable=not progress, unit="step", leave=False)
     for step in range(start, steps + 1):
@@ -55,16 +69,22 @@ def _loop(cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, progress
             _show(bar, state, exp.error_label)
         if step == steps:
             break
-        _update(exp, state.optimizer, state.scheduler, cfg.optim.grad_clip, step)
+        with precision():
+            loss = _loss(exp, step)
+        _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip)
         bar.update(1)
     bar.close()
 
 
-def _update(exp: Experiment, optimizer, scheduler, grad_clip: float, step: int) -> None:
+def _loss(exp: Experiment, step: int) -> torch.Tensor:
     exp.model.train()
     loss = exp.loss(exp.model, step)
     if not torch.isfinite(loss):
         raise DivergedError(f"training loss is {loss.item()} at step {step}")
+    return loss
+
+
+def _update(exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -94,10 +114,15 @@ def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
     return Recorder(writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype)
 
 
-def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder) -> list[cb.Callback]:
+def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder, precision) -> list[cb.Callback]:
     t, last = cfg.train, cfg.train.steps
+
+    def evaluate(model: torch.nn.Module) -> dict[str, dict[str, float]]:
+        with precision():
+            return exp.evaluate(model)
+
     return [
-        cb.evaluate(exp.evaluate, Schedule(every=t.eval_every, last=last)),
+        cb.evaluate(evaluate, Schedule(every=t.eval_every, last=last)),
         cb.record(recorder),
         cb.checkpoint(Schedule(every=t.checkpoint_every, at=t.checkpoint_at, last=last)),
         cb.save_resume_state(Schedule(every=t.state_every, last=last)),

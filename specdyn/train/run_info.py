@@ -34,6 +34,9 @@ def describe(cfg: RunConfig, exp: Experiment, device: torch.device) -> dict:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "device": str(device),
+            "precision": "bfloat16 autocast"
+            if cfg.train.bf16 and device.type == "cuda"
+            else "float32",
             "versions": {name: _version(name) for name in PACKAGES},
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
