@@ -11,6 +11,7 @@ from specdyn import open_run
 from specdyn.data import VOCAB_SIZE, DataError, encode_text
 from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
+from specdyn.figures.panels import heatmap_rows
 from specdyn.models import lstm
 from specdyn.tasks import lstm_librispeech as task
 from specdyn.tasks.registry import TASKS
@@ -38,8 +39,12 @@ def test_tiny_preset_end_to_end(registered, tmp_path):
     assert figures == {
         "matrix": "lstm.weight_ih_l0.g",
         "pair": "lstm.weight_ih_l0.g->lstm.weight_ih_l1.g",
+        "rows": r"\.g$|^fc$",
         "error_label": "CER",
     }
+    rows = heatmap_rows(run)  # the g gates by depth, then fc; not the other gates
+    assert rows[-1] == "fc" and len(rows) == 2 * 2 * 2 + 1
+    assert all(r.endswith(".g") for r in rows[:-1])
     assert "random features" in run.config["data_source"]
 
     before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
@@ -97,7 +102,8 @@ def test_paper_preset_is_appendix_a3():
         0.0,
         0,
     )
-    assert (cfg.data.source, cfg.data.batch_size) == ("real", 32)
+    assert (cfg.data.source, cfg.data.batch_size, cfg.data.log) == ("real", 32, True)
+    assert lstm.LSTMConfig().vocab_size == VOCAB_SIZE
     assert cfg.train.steps == 50 * (28_539 // 32)
     assert task.TASK.default_preset == "cpu" and task.PRESETS["cpu"].data.source == "standin"
 

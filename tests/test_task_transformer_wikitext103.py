@@ -11,6 +11,7 @@ from specdyn import open_run
 from specdyn.data import DataError
 from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
+from specdyn.figures.panels import heatmap_rows
 from specdyn.models import transformer_lm
 from specdyn.tasks import transformer_wikitext103 as task
 from specdyn.tasks.registry import TASKS
@@ -39,6 +40,8 @@ def test_tiny_preset_end_to_end(registered, tmp_path):
     assert run.config["figures"]["matrix"] == "blocks.0.mlp.fc_in"
     assert run.config["figures"]["pair"] == "blocks.0.mlp.fc_in->blocks.0.mlp.fc_out"
     assert "random tokens" in run.config["data_source"]
+    rows = heatmap_rows(run)  # no pattern: every matrix but the per-head blocks
+    assert "blocks.1.attn.in_proj_weight.q" in rows and not any(".h" in r for r in rows)
 
     before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
     train(cfg, run.path, CPU, progress=False)  # finished: a rerun changes nothing

@@ -97,9 +97,17 @@ def heatmap_panel(
     ax.set(xlabel="step", title=title)
 
 
+def heatmap_rows(run: Run) -> list[str]:
+    """The matrices of the effective-rank heatmap, by depth: those the task's ``rows``
+    pattern matches, else every matrix but per-head blocks."""
+    pattern = run.config.get("figures", {}).get("rows")
+    rows = [m for m in run.matrices if re.search(pattern, m)] if pattern else []
+    return rows or [m for m in run.matrices if not _HEAD_BLOCK.search(m)]
+
+
 def effective_rank_panel(ax: Axes, run: Run) -> None:
     """Normalised effective rank (Eq. 2), matrices by depth against steps (Fig. 2c)."""
-    rows = [m for m in run.matrices if not _HEAD_BLOCK.search(m)]
+    rows = heatmap_rows(run)
     title = "Normalised effective rank"
     heatmap_panel(ax, run, "normalized_effective_rank", rows, title, vrange=(0.0, 1.0))
 

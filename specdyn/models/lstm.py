@@ -1,8 +1,9 @@
 """Bidirectional LSTM for CTC speech recognition (paper Appendix A.3).
 
-Four stacked bidirectional layers of 256 units in one ``nn.LSTM``, then a Linear layer to 29
-characters (blank 0, unknown 1, letters, space, apostrophe). Inputs are 40 mel features per
-frame, as in the authors' code. Returns log-probabilities (T, B, V) for ``nn.CTCLoss``.
+Four stacked bidirectional layers of 256 units in one ``nn.LSTM``, then a Linear layer to 30
+symbols (blank 0, unknown 1, 26 letters, space, apostrophe: ``specdyn.data.VOCAB``).
+Inputs are 40 mel features per frame. Returns log-probabilities (T, B, V) for
+``nn.CTCLoss``.
 
 Matrix names (``weight_matrices``): ``lstm.weight_ih_l{k}`` (4H, in) and
 ``lstm.weight_hh_l{k}`` (4H, H), ``_reverse`` for the backward direction, each with gate
@@ -35,7 +36,7 @@ class LSTMConfig:
     n_mels: int = 40
     hidden: int = 256
     n_layers: int = 4
-    vocab_size: int = 29
+    vocab_size: int = 30  # specdyn.data.VOCAB_SIZE
 
 
 class SpeechLSTM(nn.Module):

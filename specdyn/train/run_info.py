@@ -28,6 +28,7 @@ def describe(cfg: RunConfig, exp: Experiment, device: torch.device) -> dict:
         "figures": {
             "matrix": exp.figure_matrix,
             "pair": exp.figure_pair,
+            "rows": exp.figure_rows,
             "error_label": exp.error_label,
         },
         "environment": {
