@@ -55,9 +55,9 @@ class TextData:
     """source: "real" (WikiText-103 raw), "standin" (State of the Union) or "synthetic".
 
     batch_size: contexts per step; micro_batch: contexts per forward/backward pass (0: the
-    whole batch). eval_chunks: contexts evaluated per
-    split (0: all validation contexts, and as many training ones). train_speeches: the
-    stand-in's first n training speeches (0: all); every 10th speech is validation.
+    whole batch). eval_chunks: contexts evaluated per split (0: all validation contexts,
+    and as many training ones). train_speeches: the stand-in's first n training speeches
+    (0: all); every 10th speech is validation. Mixed precision is ``train.bf16``.
     """
 
     source: str = "real"
