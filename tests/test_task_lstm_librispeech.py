@@ -114,7 +114,7 @@ def test_bad_configs_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="vocab_size"):
         task.build(wrong_vocab, CPU)
     unknown = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="mp3"))
-    with pytest.raises(DataError, match="unknown data source 'mp3'"):
+    with pytest.raises(ConfigError, match="unknown data source 'mp3'"):
         task.build(unknown, CPU)
     missing = dataclasses.replace(
         cfg, data=dataclasses.replace(cfg.data, source="real", data_dir=str(tmp_path))

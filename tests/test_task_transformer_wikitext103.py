@@ -109,7 +109,7 @@ def test_bad_configs_are_refused(tmp_path):
     cfg = task.PRESETS["tiny"]
     with pytest.raises(ConfigError, match="micro_batch 3"):
         task.build(_with(cfg, micro_batch=3), CPU)
-    with pytest.raises(DataError, match="unknown data source 'books'"):
+    with pytest.raises(ConfigError, match="unknown data source 'books'"):
         task.build(_with(cfg, source="books"), CPU)
     with pytest.raises(DataError, match="wiki.train.raw"):
         task.build(_with(cfg, source="real", data_dir=str(tmp_path)), CPU)

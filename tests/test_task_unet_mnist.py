@@ -11,6 +11,7 @@ import torch
 
 from specdyn import open_run
 from specdyn.data import DataError
+from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
 from specdyn.models import unet
 from specdyn.tasks import unet_mnist
@@ -124,7 +125,7 @@ def test_evaluation_is_deterministic(registered):
 
 def test_unknown_source_is_a_data_error():
     cfg = dataclasses.replace(TINY, data=dataclasses.replace(TINY.data, source="cifar"))
-    with pytest.raises(DataError, match="unknown data source"):
+    with pytest.raises(ConfigError, match="unknown data source"):
         unet_mnist.build(cfg, CPU)
 
 

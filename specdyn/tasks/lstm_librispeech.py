@@ -85,7 +85,7 @@ def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:
         splits = {"train": _random_speech(n, n_mels, 0), "val": _random_speech(n // 4, n_mels, 1)}
         return splits, f"random features and transcripts, {n} train / {n // 4} val (generated)"
     if data.source not in SUBSETS:
-        raise DataError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
+        raise ConfigError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
     root = _standin_root(data) if data.source == "standin" else _real_root(data)
     train, val = SUBSETS[data.source]
     sets = {

@@ -79,7 +79,7 @@ def load_texts(data: TextData) -> tuple[dict[str, str], Path | None, str]:
         what = f"State of the Union speeches for WikiText-103, {len(train)} train / {len(val)} val"
         return {k: clean_text(v) for k, v in texts.items()}, None, what
     if data.source != "real":
-        raise DataError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
+        raise ConfigError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
     root = _real_root(data)
     texts = read_wikitext(root, ("train", "valid"))
     neox = root / "tokenizer.json"

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data import DATASETS, DataError, fetch_source, load_fashion_mnist, load_mnist
+from specdyn.errors import ConfigError
 from specdyn.models import unet
 from specdyn.models.unet import UNet, UNetConfig
 from specdyn.tasks.base import Experiment, Task
@@ -105,7 +106,7 @@ def load_images(cfg: DiffusionData) -> tuple[dict[str, Tensor], str]:
         splits = load_fashion_mnist()
         name = "Fashion-MNIST stand-in for MNIST (val: its test split)"
     else:
-        raise DataError(f"unknown data source '{cfg.source}'; known: {', '.join(SOURCES)}")
+        raise ConfigError(f"unknown data source '{cfg.source}'; known: {', '.join(SOURCES)}")
     # the test split is the held-out one: it is never trained on
     images = {"train": _to_unit(splits["train"][0]), "val": _to_unit(splits["test"][0])}
     return images, name
