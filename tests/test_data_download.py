@@ -12,7 +12,8 @@ import zipfile
 
 import pytest
 
-from specdyn.data import SOURCES, DataError, Source, extract, fetch, fetch_source
+from specdyn.data import SOURCES, DataError, Source, dataset_root, extract, fetch, fetch_source
+from specdyn.data.sources import DATASETS
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -102,6 +103,28 @@ def test_fetch_source_falls_back_to_mirror(server, tmp_path, monkeypatch):
     assert fetch_source("test-source", tmp_path).read_bytes() == b"mirror copy"
     with pytest.raises(DataError, match="unknown source"):
         fetch_source("nope", tmp_path)
+
+
+def test_dataset_root_downloads_unpacks_or_says_data_dir(server, tmp_path, monkeypatch):
+    url, www = server
+    archive = _tar_gz({"set/a.txt": b"alpha"})
+    (www / "set.tar.gz").write_bytes(archive)
+    monkeypatch.setitem(SOURCES, "test-set", Source(f"{url}/set.tar.gz", _sha(archive)))
+    monkeypatch.setitem(DATASETS, "test", ("test-set",))
+    cache = tmp_path / "cache"
+
+    def present(root):
+        return (root / "set" / "a.txt").is_file()
+
+    assert dataset_root("test", str(tmp_path / "mine"), cache) == tmp_path / "mine"
+    assert not cache.exists()  # a data_dir is used as given, nothing is downloaded
+    assert dataset_root("test", "", cache, present) == cache
+    assert (cache / "set" / "a.txt").read_bytes() == b"alpha"
+    (www / "set.tar.gz").unlink()  # present: the cache is used without the network
+    assert dataset_root("test", "", cache, present) == cache
+    with pytest.raises(DataError, match="no test in .* pass --data-dir"):
+        dataset_root("test", "", tmp_path / "other", present)
+    assert list((tmp_path / "other").glob("*")) == []
 
 
 def test_sources_table_is_complete():

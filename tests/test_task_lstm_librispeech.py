@@ -14,18 +14,12 @@ from specdyn.figures import plot_run
 from specdyn.figures.panels import heatmap_rows
 from specdyn.models import lstm
 from specdyn.tasks import lstm_librispeech as task
-from specdyn.tasks.registry import TASKS
 from specdyn.train import train
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(TASKS, task.TASK.name, task.TASK)
-
-
-def test_tiny_preset_end_to_end(registered, tmp_path):
+def test_tiny_preset_end_to_end(tmp_path):
     cfg = task.PRESETS["tiny"]
     run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
     assert run.steps.tolist() == [0, 4, 8, 12]

@@ -14,18 +14,12 @@ from specdyn.figures import compare_runs, plot_run
 from specdyn.models import mlp
 from specdyn.tasks import mlp_cifar10 as task
 from specdyn.tasks import vgg16_cifar10
-from specdyn.tasks.registry import TASKS
 from specdyn.train import train
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(TASKS, task.TASK.name, task.TASK)
-
-
-def test_tiny_presets_end_to_end_and_compared(registered, tmp_path):
+def test_tiny_presets_end_to_end_and_compared(tmp_path):
     random_cfg = task.PRESETS["tiny"]
     true_cfg = dataclasses.replace(
         random_cfg, data=dataclasses.replace(random_cfg.data, labels="true")

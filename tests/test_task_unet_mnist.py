@@ -15,7 +15,6 @@ from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
 from specdyn.models import unet
 from specdyn.tasks import unet_mnist
-from specdyn.tasks.registry import TASKS
 from specdyn.train import callbacks, train
 
 CPU = torch.device("cpu")
@@ -33,14 +32,7 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def registered():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(TASKS, unet_mnist.TASK.name, unet_mnist.TASK)
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_run(registered, tmp_path_factory):
+def tiny_run(tmp_path_factory):
     """A finished run of the tiny preset (8 steps, recorded every 2, 4 samples)."""
     return train(TINY, tmp_path_factory.mktemp("unet") / "tiny", CPU, progress=False)
 
@@ -84,7 +76,7 @@ class Killed(Exception):
     pass
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(registered, tmp_path, monkeypatch):
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch):
     """Batches, timesteps and noise are functions of (seed, step): resuming changes nothing."""
     cfg = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, state_every=2))
     reference = train(cfg, tmp_path / "reference", CPU, progress=False)
@@ -111,13 +103,13 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(registered, tmp_path,
     )
 
 
-def test_training_batches_are_a_function_of_the_step(registered):
+def test_training_batches_are_a_function_of_the_step():
     a, b = unet_mnist.build(TINY, CPU), unet_mnist.build(TINY, CPU)
     torch.testing.assert_close(a.loss(a.model, 3), b.loss(b.model, 3))
     assert a.loss(a.model, 3).item() != a.loss(a.model, 4).item()
 
 
-def test_evaluation_is_deterministic(registered):
+def test_evaluation_is_deterministic():
     exp = unet_mnist.build(TINY, CPU)
     exp.model.eval()
     assert exp.evaluate(exp.model) == exp.evaluate(exp.model)

@@ -12,18 +12,12 @@ from specdyn.errors import ConfigError
 from specdyn.figures import plot_run
 from specdyn.models import vgg
 from specdyn.tasks import vgg16_cifar10 as task
-from specdyn.tasks.registry import TASKS
 from specdyn.train import train
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(TASKS, task.TASK.name, task.TASK)
-
-
-def test_tiny_preset_end_to_end(registered, tmp_path):
+def test_tiny_preset_end_to_end(tmp_path):
     cfg = task.PRESETS["tiny"]
     run_dir = train(cfg, tmp_path / "run", CPU, progress=False)
     run = open_run(run_dir)

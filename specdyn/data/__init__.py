@@ -27,7 +27,7 @@ from specdyn.data.chars import (
     wer,
 )
 from specdyn.data.cifar import load_cifar10, read_binary_batch, read_python_batch
-from specdyn.data.download import extract, fetch, fetch_source, file_sha256
+from specdyn.data.download import dataset_root, extract, fetch, fetch_source, file_sha256
 from specdyn.data.errors import DataError
 from specdyn.data.idx import load_mnist, read_idx
 from specdyn.data.librispeech import Utterance, list_utterances, read_audio, utterance_features
@@ -88,6 +88,7 @@ __all__ = [
     "Source",
     "fetch",
     "fetch_source",
+    "dataset_root",
     "extract",
     "file_sha256",
     "fashion_mnist_root",

@@ -12,7 +12,6 @@ the same gradients as running every position, at a third of the cost.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
+from specdyn.models.transformer_lm import sinusoidal_positions
 from specdyn.spectral.pairs import Pair
 from specdyn.tasks.base import Experiment, Task
 
@@ -64,16 +64,6 @@ class OneLayerTransformer(nn.Module):
         h = h[:, -1:] + self.attn(q, x, x, need_weights=False)[0]
         h = h + self.mlp(self.ln_mlp(h))
         return self.unembed(self.ln_final(h))[:, 0]  # (B, p)
-
-
-def sinusoidal_positions(n: int, d: int) -> Tensor:
-    """(n, d) fixed sinusoidal position encodings (Vaswani et al. 2017)."""
-    position = torch.arange(n, dtype=torch.float32)[:, None]
-    freq = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
-    pe = torch.zeros(n, d)
-    pe[:, 0::2] = torch.sin(position * freq)
-    pe[:, 1::2] = torch.cos(position * freq[: d // 2])
-    return pe
 
 
 def modular_addition(p: int, train_fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:

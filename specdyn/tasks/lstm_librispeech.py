@@ -27,10 +27,9 @@ from specdyn.data import (
     DataError,
     Utterance,
     corpus_error_rate,
+    dataset_root,
     decode_ids,
     encode_text,
-    extract,
-    fetch_source,
     greedy_decode,
     list_utterances,
     log_mel,
@@ -39,7 +38,6 @@ from specdyn.data import (
     split_sentences,
     synthesize_librispeech,
 )
-from specdyn.data.sources import DATASETS
 from specdyn.errors import ConfigError
 from specdyn.models.lstm import LSTMConfig, SpeechLSTM, alignment_pairs
 from specdyn.store.atomic import write_atomic
@@ -86,7 +84,7 @@ def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:
         return splits, f"random features and transcripts, {n} train / {n // 4} val (generated)"
     if data.source not in SUBSETS:
         raise ConfigError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
-    root = _standin_root(data) if data.source == "standin" else _real_root(data)
+    root = _standin_root(data) if data.source == "standin" else _real_root(data.data_dir)
     train, val = SUBSETS[data.source]
     sets = {
         "train": _subset(list_utterances(root, train), data.train_utterances),
@@ -104,19 +102,13 @@ def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:
     )
 
 
-def _real_root(data: SpeechData) -> Path:
+def _real_root(data_dir: str) -> Path:
     """The folder holding LibriSpeech: data_dir, or the cache, downloaded if possible."""
-    if data.data_dir:
-        return Path(data.data_dir).expanduser()
-    root = CACHE / "librispeech"
-    if all((root / "LibriSpeech" / s).is_dir() for s in SUBSETS["real"]):
-        return root
-    try:
-        for name in DATASETS["librispeech"]:
-            extract(fetch_source(name, root), root)
-    except DataError as e:
-        raise DataError(f"no LibriSpeech in {root} ({e}); pass --data-dir") from e
-    return root
+
+    def present(root: Path) -> bool:
+        return all((root / "LibriSpeech" / s).is_dir() for s in SUBSETS["real"])
+
+    return dataset_root("librispeech", data_dir, CACHE / "librispeech", present)
 
 
 def _standin_root(data: SpeechData) -> Path:

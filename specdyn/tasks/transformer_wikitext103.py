@@ -29,11 +29,9 @@ from torch import Tensor, nn
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data import (
-    DataError,
     chunks,
     clean_text,
-    extract,
-    fetch_source,
+    dataset_root,
     load_tokenizer,
     read_wikitext,
     sotu_texts,
@@ -80,25 +78,15 @@ def load_texts(data: TextData) -> tuple[dict[str, str], Path | None, str]:
         return {k: clean_text(v) for k, v in texts.items()}, None, what
     if data.source != "real":
         raise ConfigError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
-    root = _real_root(data)
+    root = dataset_root("wikitext-103", data.data_dir, CACHE / "wikitext-103", _has_wikitext)
     texts = read_wikitext(root, ("train", "valid"))
     neox = root / "tokenizer.json"
     cleaned = {"train": clean_text(texts["train"]), "val": clean_text(texts["valid"])}
     return cleaned, neox if neox.is_file() else None, f"WikiText-103 raw from {root}"
 
 
-def _real_root(data: TextData) -> Path:
-    """The folder holding WikiText-103: data_dir, or the cache, downloaded if possible."""
-    if data.data_dir:
-        return Path(data.data_dir).expanduser()
-    root = CACHE / "wikitext-103"
-    if (root / "wikitext-103-raw" / "wiki.train.raw").is_file():
-        return root
-    try:
-        extract(fetch_source("wikitext-103-raw", root), root)
-    except DataError as e:
-        raise DataError(f"no WikiText-103 in {root} ({e}); pass --data-dir") from e
-    return root
+def _has_wikitext(root: Path) -> bool:
+    return (root / "wikitext-103-raw" / "wiki.train.raw").is_file()
 
 
 def load_tokens(data: TextData, vocab_size: int) -> tuple[dict[str, np.ndarray], str]:

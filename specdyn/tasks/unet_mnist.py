@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data import DATASETS, DataError, fetch_source, load_fashion_mnist, load_mnist
+from specdyn.data import DataError, dataset_root, load_fashion_mnist, load_mnist
 from specdyn.errors import ConfigError
 from specdyn.models import unet
 from specdyn.models.unet import UNet, UNetConfig
@@ -70,15 +70,8 @@ class EvalSet:
 
 def mnist_root(data_dir: str) -> Path:
     """``data_dir``, or ~/.cache/specdyn/mnist filled by a verified download."""
-    if data_dir:
-        return Path(data_dir)
-    root = Path.home() / ".cache" / "specdyn" / "mnist"
-    for name in DATASETS["mnist"]:
-        try:
-            fetch_source(name, root)
-        except DataError as err:
-            raise DataError(f"no MNIST in {root} and no download ({err}); pass --data-dir") from err
-    return root
+    cache = Path.home() / ".cache" / "specdyn" / "mnist"
+    return dataset_root("mnist", data_dir, cache, unpack=False)
 
 
 def load_mnist_from(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -23,11 +23,9 @@ from torch import Tensor, nn
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data import (
-    DATASETS,
     DataError,
-    extract,
+    dataset_root,
     fashion_as_cifar,
-    fetch_source,
     load_cifar10,
     load_fashion_mnist,
 )
@@ -87,23 +85,15 @@ def load_images(data: CifarData) -> tuple[dict[str, Split], str]:
 
 def _real_cifar(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """CIFAR-10 from ``data_dir``, or from the cache folder (downloaded when possible)."""
-    root = Path(data_dir).expanduser() if data_dir else _cached_cifar()
+    root = dataset_root("cifar10", data_dir, CACHE, _has_cifar)
     try:
         return load_cifar10(root)
     except DataError as e:
         raise DataError(f"CIFAR-10: {e}; check --data-dir") from e
 
 
-def _cached_cifar() -> Path:
-    """``CACHE``, holding CIFAR-10; downloads and extracts it there if it is missing."""
-    if any((CACHE / d).is_dir() for d in ("cifar-10-batches-bin", "cifar-10-batches-py")):
-        return CACHE
-    try:
-        for name in DATASETS["cifar10"]:
-            extract(fetch_source(name, CACHE), CACHE)
-    except DataError as e:
-        raise DataError(f"no CIFAR-10 in {CACHE} and no download ({e}); pass --data-dir") from e
-    return CACHE
+def _has_cifar(root: Path) -> bool:
+    return any((root / d).is_dir() for d in ("cifar-10-batches-bin", "cifar-10-batches-py"))
 
 
 def _synthetic(seed: int = 0) -> dict[str, Split]:
