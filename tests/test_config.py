@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import torch
 
 from specdyn.config import (
     OptimConfig,
@@ -271,3 +272,36 @@ GOLDEN_HASHES = {"cpu": "ae8c4b59", "tiny": "96fb30a7"}
 @pytest.mark.parametrize("preset", sorted(GOLDEN_HASHES))
 def test_run_hash_golden(preset):
     assert run_hash(PRESETS[preset]) == GOLDEN_HASHES[preset]
+
+
+# ------------------------------------------------------------------------ data-order seed
+
+
+def test_data_seed_defaults_to_the_run_seed(cfg):
+    assert cfg.data_seed is None and cfg.order_seed == cfg.seed
+    new = apply_overrides(cfg, ["seed=4"])
+    assert new.order_seed == 4
+
+
+def test_data_seed_separates_data_order_from_initialisation(cfg):
+    new = apply_overrides(cfg, ["data_seed=7"])
+    assert (new.seed, new.data_seed, new.order_seed) == (cfg.seed, 7, 7)
+    assert apply_overrides(new, ["data_seed=none"]).data_seed is None
+    assert run_hash(new) != run_hash(cfg)
+    assert from_dict(json.loads(json.dumps(to_dict(new))), new) == new
+
+
+def test_data_seed_none_keeps_old_hashes(cfg):
+    assert run_hash(apply_overrides(cfg, ["data_seed=none"])) == run_hash(cfg)
+
+
+def test_data_seed_changes_batches_not_initial_weights():
+    from specdyn.tasks import get_task
+
+    base = apply_overrides(get_preset("mlp-cifar10", "tiny"), [])
+    other = apply_overrides(base, ["data_seed=5"])
+    device = torch.device("cpu")
+    a, b = (get_task("mlp-cifar10").build(c, device) for c in (base, other))
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert not torch.equal(a.loss(a.model, 0), b.loss(b.model, 0))

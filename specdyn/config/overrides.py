@@ -17,11 +17,12 @@ from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 
 SECTIONS = ("model", "data", "optim", "train", "record")
+TOP_LEVEL = ("seed", "data_seed")  # settable fields outside the sections
 
 
 def fields_of(cfg: RunConfig) -> dict[str, Any]:
     """Every settable field as dotted path -> current value (``seed`` at top level)."""
-    out: dict[str, Any] = {"seed": cfg.seed}
+    out: dict[str, Any] = {name: getattr(cfg, name) for name in TOP_LEVEL}
     for section in SECTIONS:
         part = getattr(cfg, section)
         out |= {f"{section}.{f.name}": getattr(part, f.name) for f in dataclasses.fields(part)}
@@ -52,8 +53,9 @@ def apply_overrides(cfg: RunConfig, assignments: Iterable[str]) -> RunConfig:
 
 
 def set_value(cfg: RunConfig, path: str, raw: str) -> RunConfig:
-    if path == "seed":
-        return dataclasses.replace(cfg, seed=parse_value(raw, int, path))
+    if path in TOP_LEVEL:
+        kind = typing.get_type_hints(RunConfig)[path]
+        return dataclasses.replace(cfg, **{path: parse_value(raw, kind, path)})
     section, name = path.split(".")
     part = getattr(cfg, section)
     kind = typing.get_type_hints(type(part))[name]
@@ -70,6 +72,11 @@ def parse_value(raw: str, kind: Any, path: str) -> Any:
 
 
 def _parse(raw: str, kind: Any) -> Any:
+    args = typing.get_args(kind)
+    if type(None) in args:  # Optional[X]: "none" or "" is None, anything else an X
+        if raw.strip().lower() in ("", "none", "null"):
+            return None
+        return _parse(raw, next(a for a in args if a is not type(None)))
     if typing.get_origin(kind) is tuple:
         args = typing.get_args(kind)
         items = [x.strip() for x in raw.strip("()[] ").split(",") if x.strip()]
@@ -115,7 +122,8 @@ def from_dict(data: dict, template: RunConfig) -> RunConfig:
             raise ConfigError(f"config section '{section}' has unknown keys {sorted(unknown)}")
         hints = typing.get_type_hints(cls)
         parts[section] = cls(**{k: _from_json(v, hints[k]) for k, v in values.items()})
-    return RunConfig(task=data["task"], preset=data["preset"], seed=data["seed"], **parts)
+    top = {name: data[name] for name in TOP_LEVEL if name in data}
+    return RunConfig(task=data["task"], preset=data["preset"], **top, **parts)
 
 
 def _from_json(value: Any, kind: Any) -> Any:
@@ -136,8 +144,8 @@ def run_hash(cfg: RunConfig) -> str:
 
 
 def _default(cfg: RunConfig, path: str) -> Any:
-    if path == "seed":
-        return 0
+    if path in TOP_LEVEL:
+        return {f.name: f.default for f in dataclasses.fields(RunConfig)}[path]
     section, name = path.split(".")
     field = {f.name: f for f in dataclasses.fields(getattr(cfg, section))}[name]
     if field.default is not dataclasses.MISSING:

@@ -71,7 +71,13 @@ class RecordConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses."""
+    """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses.
+
+    seed: initialisation (and, unless ``data_seed`` is set, the order of training data).
+    data_seed: the order of training data (minibatches, per-step noise) when set; None
+    follows ``seed``. Setting it separates "same initialisation, different data order"
+    from "different initialisation, same data order".
+    """
 
     task: str
     preset: str
@@ -81,3 +87,9 @@ class RunConfig:
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()
     seed: int = 0
+    data_seed: int | None = None
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the training data order: ``data_seed``, else ``seed``."""
+        return self.seed if self.data_seed is None else self.data_seed

@@ -244,7 +244,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     }
 
     def loss(model: nn.Module, step: int) -> Tensor:
-        idx = batch_indices(len(feats), cfg.data.batch_size, step, cfg.seed).tolist()
+        idx = batch_indices(len(feats), cfg.data.batch_size, step, cfg.order_seed).tolist()
         return ctc_logits(model, [feats[i] for i in idx], [labels[i] for i in idx])[1].mean()
 
     def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:

@@ -55,7 +55,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     splits = cifar_splits(data, relabel)
     torch.manual_seed(cfg.seed)
     model = mlp.MLP(cfg.model).to(device)
-    loss, evaluate = classifier_functions(splits, data.batch_size, cfg.seed, device)
+    loss, evaluate = classifier_functions(splits, data.batch_size, cfg.order_seed, device)
     labels = "random train/val labels (one fixed permutation)" if random else "true labels"
     return Experiment(
         model,

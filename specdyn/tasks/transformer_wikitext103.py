@@ -217,7 +217,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         return next_token_loss(model, part.to(device))
 
     def loss(model: nn.Module, step: int) -> Tensor:
-        batch = train[batch_indices(len(train), data.batch_size, step, cfg.seed)]
+        batch = train[batch_indices(len(train), data.batch_size, step, cfg.order_seed)]
         if micro == data.batch_size:
             return part_loss(batch)
         params = [p for p in model.parameters() if p.requires_grad]

@@ -165,8 +165,9 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     alphas_bar = torch.cumprod(1 - betas, 0)
 
     def loss(model: nn.Module, step: int) -> Tensor:
-        idx = batch_indices(len(train_x), d.batch_size, step, cfg.seed)
-        t, noise = noise_for_step(d.batch_size, train_x.shape[1:], d.timesteps, cfg.seed, step)
+        order = cfg.order_seed
+        idx = batch_indices(len(train_x), d.batch_size, step, order)
+        t, noise = noise_for_step(d.batch_size, train_x.shape[1:], d.timesteps, order, step)
         x0 = train_x[idx.to(device)]
         return unet.ddpm_loss(model, x0, t.to(device), noise.to(device), alphas_bar)
 

@@ -184,7 +184,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     torch.manual_seed(cfg.seed)
     model = vgg.VGG(cfg.model).to(device)
     splits = cifar_splits(cfg.data)
-    loss, evaluate = classifier_functions(splits, cfg.data.batch_size, cfg.seed, device)
+    loss, evaluate = classifier_functions(splits, cfg.data.batch_size, cfg.order_seed, device)
     return Experiment(
         model,
         loss,
