@@ -27,3 +27,7 @@ class RunStoreError(SpecdynError, OSError):
 
 class DivergedError(SpecdynError, FloatingPointError):
     """The training loss became NaN or Inf."""
+
+
+class RunWriteError(SpecdynError, OSError):
+    """Writing a run file failed (disk full, permission denied, ...); nothing was half-written."""

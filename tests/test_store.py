@@ -21,8 +21,7 @@ def test_round_trip(tmp_path):
     s = torch.tensor([3.0, 2.0, 1.0])
     U, V = torch.eye(4)[:, :3], torch.eye(3)
     for step in (0, 10):
-        arrays = {"s/a": s * (step + 1), "U/a": U, "V/a": V, "align/a->b": torch.ones(3)}
-        writer.write_spectra(step, arrays, {"matrices": ["a"], "pairs": ["a->b"]})
+        writer.write_spectra(step, {"a": s * (step + 1)}, {"a": (U, V)}, {"a->b": torch.ones(3)})
         writer.metrics.add([{"step": step, "matrix": "a", "metric": "m", "value": float(step)}])
         writer.history.add([{"step": step, "split": "train", "loss": 1.0, "error": 0.5}])
     writer.flush()
@@ -59,7 +58,7 @@ def test_drop_after_forgets_later_steps(tmp_path):
     writer = RunWriter(tmp_path)
     for step in (0, 5, 10):
         writer.metrics.add([{"step": step, "matrix": "a", "metric": "m", "value": 0.0}])
-        writer.write_spectra(step, {"s/a": torch.ones(2)}, {})
+        writer.write_spectra(step, {"a": torch.ones(2)}, {}, {})
         writer.write_checkpoint(step, {"w": torch.ones(1)})
     writer.drop_after(5)
     assert pd.read_parquet(tmp_path / layout.METRICS)["step"].tolist() == [0, 5]
@@ -68,7 +67,7 @@ def test_drop_after_forgets_later_steps(tmp_path):
 
 
 def _config(path):
-    (path / layout.CONFIG).write_text("{}")
+    (path / layout.CONFIG).write_text('{"task": null}')
     return path
 
 

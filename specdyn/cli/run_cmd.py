@@ -8,6 +8,7 @@ import torch
 
 from specdyn.config.overrides import apply_overrides, run_hash, set_value
 from specdyn.errors import ConfigError
+from specdyn.store import layout
 from specdyn.tasks.registry import get_preset
 
 
@@ -39,7 +40,7 @@ def handle(args) -> int:
         cfg = set_value(cfg, "seed", str(args.seed))
     if args.data_dir is not None:
         cfg = apply_overrides(cfg, [f"data.data_dir={args.data_dir}"])
-    run_dir = Path(args.out) / f"{cfg.task}-{cfg.preset}-{run_hash(cfg)}"
+    run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
     print(run_dir, flush=True)
     train(cfg, run_dir, resolve_device(args.device), progress=not args.no_progress)
     return 0

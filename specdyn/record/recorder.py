@@ -18,13 +18,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from specdyn.record.agreement import agreement_diagonals
+from specdyn.analyses.agreement import ensure_agreement
 from specdyn.record.schedule import Schedule
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import weight_matrices
 from specdyn.spectral.pairs import Pair, pair_alignment
 from specdyn.spectral.svd import Spectrum, decompose
-from specdyn.store import layout
 from specdyn.store.writer import RunWriter
 
 SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -34,7 +33,9 @@ SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
     "frobenius_norm": metrics.frobenius_norm,
     "stable_rank": metrics.stable_rank,
 }
-SCORE_K = 10  # Eq. 4 and the agreement summary: mean of the top-10 diagonal entries
+
+
+SCORE_K = 10  # Eq. 4: the alignment score is the mean of the top-10 diagonal entries
 
 
 class Recorder:
@@ -60,7 +61,7 @@ class Recorder:
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
         self.pairs, self.top_k, self.heads = tuple(pairs), top_k, heads
         self.select, self.vector_dtype = select, vector_dtype
-        if not (self.run.path / layout.CONFIG).exists():  # a plain loop's run describes itself
+        if not self.run.has_config():  # a plain loop's run describes itself
             self.run.write_config(self._describe())
 
     def step(self, step: int, model: nn.Module) -> bool:
@@ -79,38 +80,22 @@ class Recorder:
         spectra = decompose(matrices, k=self.top_k, vectors=True)
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
         self.run.metrics.add(_metric_rows(step, spectra, alignments))
-        self.run.write_spectra(step, self._arrays(spectra, alignments), self._meta(spectra))
+        self.run.write_spectra(
+            step,
+            {name: sp.s.float() for name, sp in spectra.items()},
+            {
+                name: (sp.U.to(self.vector_dtype), sp.V.to(self.vector_dtype))
+                for name, sp in spectra.items()
+            },
+            {name: A.diagonal().float() for name, A in alignments.items()},
+        )
         self.run.metrics.flush()
         return spectra
 
     def finish(self) -> None:
-        """Agreement (Eq. 5) of every recorded step with the last, from stored vectors."""
-        steps, diagonals = agreement_diagonals(self.run.path, self.top_k)
-        if not steps:
-            return
-        self.run.write_agreement(steps, diagonals)
-        rows = [
-            {
-                "step": s,
-                "matrix": name,
-                "metric": "agreement",
-                "value": float(d[i, :SCORE_K].mean()),
-            }
-            for name, d in diagonals.items()
-            for i, s in enumerate(steps)
-        ]
-        self.run.metrics.add(rows)
-        self.run.metrics.flush()
-
-    def _arrays(self, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]):
-        arrays: dict[str, Tensor] = {}
-        for name, sp in spectra.items():
-            arrays[f"s/{name}"] = sp.s.float()
-            arrays[f"U/{name}"] = sp.U.to(self.vector_dtype)
-            arrays[f"V/{name}"] = sp.V.to(self.vector_dtype)
-        for name, A in alignments.items():
-            arrays[f"align/{name}"] = A.diagonal().float()
-        return arrays
+        """Agreement (Eq. 5) of every recorded step with the last, from stored vectors:
+        written, or checked and redone where missing or stale (see ``ensure_agreement``)."""
+        ensure_agreement(self.run, self.top_k)
 
     def _describe(self) -> dict:
         s = self.schedule
@@ -130,9 +115,6 @@ class Recorder:
             },
             "environment": {"versions": {"torch": torch.__version__}},
         }
-
-    def _meta(self, spectra: dict[str, Spectrum]) -> dict:
-        return {"matrices": list(spectra), "pairs": [p.name for p in self.pairs]}
 
 
 def _metric_rows(step: int, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]):

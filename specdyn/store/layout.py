@@ -1,19 +1,23 @@
-"""Every on-disk name of a run directory, in one place.
+"""Every on-disk name of a run directory, in one place: files, folders and the tensor keys
+inside the safetensors files. Nothing outside the store spells them out.
 
-RUN/
+RUN/                              named by ``run_name(task, preset, hash)``
   config.json                     resolved config, seed, library versions, data source
   history.parquet                 step, split, loss, error
   metrics.parquet                 step, matrix, metric, value
   spectra/step_00000100.safetensors   s/<matrix>, U/<matrix>, V/<matrix>, align/<pair>
-  agreement.safetensors           steps, <matrix> -> (steps, k) agreement diagonal
+  agreement.safetensors           steps, diag/<matrix> -> (steps, k) agreement diagonal
   artifacts.safetensors           tensors kept from the final model (e.g. samples)
   checkpoints/step_00000100.safetensors   weights only
   state.pt                        resume state (tensors and plain types only)
   figures/                        PNGs drawn from the files above
+  .lock                           held (flock) by the one process writing the run
+  .tmp-*                          a write in progress; removed when the run is reopened
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 CONFIG = "config.json"
@@ -25,9 +29,49 @@ ARTIFACTS = "artifacts.safetensors"
 CHECKPOINTS = "checkpoints"
 STATE = "state.pt"
 FIGURES = "figures"
+LOCK = ".lock"
+TMP_PREFIX = ".tmp-"
+WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS)  # where the run writer's temporaries live
 
 HISTORY_COLUMNS = ("step", "split", "loss", "error")
 METRICS_COLUMNS = ("step", "matrix", "metric", "value")
+AGREEMENT_METRIC = "agreement"  # metrics rows written by the finish step
+
+# tensor keys: a spectra file holds values, vectors and alignment diagonals per step
+AGREEMENT_STEPS = "steps"
+
+
+def run_name(task: str, preset: str, hash_: str) -> str:
+    return f"{task}-{preset}-{hash_}"
+
+
+def values_key(matrix: str) -> str:
+    return f"s/{matrix}"
+
+
+def left_key(matrix: str) -> str:
+    return f"U/{matrix}"
+
+
+def right_key(matrix: str) -> str:
+    return f"V/{matrix}"
+
+
+def alignment_key(pair: str) -> str:
+    return f"align/{pair}"
+
+
+def agreement_key(matrix: str) -> str:
+    return f"diag/{matrix}"
+
+
+def vector_matrices(keys: list[str]) -> list[str]:
+    """The matrices whose left vectors are among ``keys`` (tensor keys of a spectra file)."""
+    return [key[2:] for key in keys if key.startswith("U/")]
+
+
+def agreement_matrices(keys: list[str]) -> list[str]:
+    return [key[5:] for key in keys if key.startswith("diag/")]
 
 
 def step_file(folder: Path, step: int) -> Path:
@@ -43,4 +87,7 @@ def step_files(folder: Path) -> list[Path]:
     """The step files of ``folder``, by step; none when the folder is absent."""
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("step_*.safetensors"), key=step_of)
+    return sorted((p for p in folder.iterdir() if _STEP_NAME.fullmatch(p.name)), key=step_of)
+
+
+_STEP_NAME = re.compile(r"step_\d+\.safetensors")

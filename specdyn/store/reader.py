@@ -1,4 +1,9 @@
-"""Reading a run directory: ``specdyn.open_run(path)``. Nothing here unpickles objects."""
+"""Reading a run directory: ``specdyn.open_run(path)``. Nothing here unpickles objects.
+
+Readers check what they read: config.json must be an object with the fields below, every
+step in the metrics must have its spectra file and the other way round (``Run.gaps``), and
+a malformed file is a one-line RunStoreError naming it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,23 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
 from specdyn.store.tables import read_table
+
+# config.json: field -> the types it may hold; "task" is required, the others optional
+CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
+    "task": (str, type(None)),
+    "preset": (str, type(None)),
+    "seed": (int, type(None)),
+    "data_source": (str, type(None)),
+    "figures": (dict,),
+    "environment": (dict,),
+    "record": (dict,),
+    "recorder": (dict,),
+    "train": (dict,),
+}
 
 
 def open_run(path: str | Path) -> Run:
@@ -22,18 +39,61 @@ def open_run(path: str | Path) -> Run:
     return Run(Path(path))
 
 
+def read_config(path: Path, missing_ok: bool = False) -> dict | None:
+    """The run's config.json, checked to be an object with a ``task`` field; None when
+    it is absent and ``missing_ok``."""
+    config_path = path / layout.CONFIG
+    if not config_path.is_file():
+        if missing_ok and not config_path.exists():
+            return None
+        raise RunStoreError(f"'{path}' is not a specdyn run (no {layout.CONFIG})")
+    try:
+        config = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RunStoreError(f"'{config_path}' is not valid JSON: {err}") from err
+    if not isinstance(config, dict):
+        raise RunStoreError(f"'{config_path}' holds a {type(config).__name__}, not an object")
+    if "task" not in config:
+        raise RunStoreError(f"'{config_path}' lacks the field 'task'")
+    for key, types in CONFIG_FIELDS.items():
+        if key in config and not isinstance(config[key], types):
+            kind = type(config[key]).__name__
+            raise RunStoreError(
+                f"'{config_path}' field '{key}' is a {kind}, not {types[0].__name__}"
+            )
+    return config
+
+
+def read_state(path: Path) -> dict | None:
+    """The resume state of the run at ``path`` (None if there is none), loaded with
+    ``weights_only=True``: tensors and plain types only, a pickled object is refused."""
+    state_path = path / layout.STATE
+    if not state_path.exists():
+        return None
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunStoreError(f"resume state '{state_path}' is unreadable: {reason}") from None
+    if not isinstance(state, dict):
+        raise RunStoreError(f"resume state '{state_path}' holds a {type(state).__name__}")
+    return state
+
+
+def has_records(path: Path) -> bool:
+    """Whether ``path`` holds anything a run writes besides its config and lock."""
+    names = (layout.STATE, layout.HISTORY, layout.METRICS, layout.AGREEMENT, layout.ARTIFACTS)
+    if any((path / name).exists() for name in names):
+        return True
+    return any(layout.step_files(path / f) for f in (layout.SPECTRA, layout.CHECKPOINTS))
+
+
 class Run:
     """Read access to a run directory. Tables are pandas DataFrames; arrays are numpy."""
 
     def __init__(self, path: Path):
         self.path = path
-        config_path = path / layout.CONFIG
-        if not config_path.is_file():
-            raise RunStoreError(f"'{path}' is not a specdyn run (no {layout.CONFIG})")
-        try:
-            self.config: dict = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise RunStoreError(f"'{config_path}' is not valid JSON: {err}") from err
+        self.config: dict = read_config(path) or {}
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
@@ -74,19 +134,27 @@ class Run:
 
     def singular_values(self, matrix: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), values (T, r)) for ``matrix``."""
-        return self._series(f"s/{matrix}", matrix)
+        return self._series(layout.values_key(matrix), matrix)
 
     def alignment(self, pair: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), diagonal of Eq. 3 (T, k)) for the pair named ``prev->next``."""
-        return self._series(f"align/{pair}", pair)
+        return self._series(layout.alignment_key(pair), pair)
 
     def vectors(self, matrix: str, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(U (m, k), V (n, k)) of ``matrix`` at ``step``."""
-        path = layout.step_file(self.path / layout.SPECTRA, step)
-        if not path.exists():
-            raise RunStoreError(f"run '{self.path}' recorded no spectra at step {step}")
+        path = self._spectra_file(step)
         with _open(path) as f:
-            return _get(f, f"U/{matrix}", path), _get(f, f"V/{matrix}", path)
+            return _get(f, layout.left_key(matrix), path), _get(f, layout.right_key(matrix), path)
+
+    def step_vectors(self, step: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """matrix -> (U, V) for every matrix whose vectors were kept at ``step``."""
+        path = self._spectra_file(step)
+        with _open(path) as f:
+            names = layout.vector_matrices(list(f.keys()))
+            return {
+                n: (_get(f, layout.left_key(n), path), _get(f, layout.right_key(n), path))
+                for n in names
+            }
 
     def agreement(self, matrix: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), diagonal of Eq. 5 against the final step (T, k)) for ``matrix``."""
@@ -94,7 +162,18 @@ class Run:
         if not path.exists():
             raise RunStoreError(f"run '{self.path}' has no agreement yet (is it finished?)")
         with _open(path) as f:
-            return _get(f, "steps", path), _get(f, f"diag/{matrix}", path)
+            steps = _get(f, layout.AGREEMENT_STEPS, path)
+            return steps, _get(f, layout.agreement_key(matrix), path)
+
+    def agreement_diagonals(self) -> tuple[list[int], dict[str, np.ndarray]] | None:
+        """(steps, matrix -> (T, k) diagonal) from agreement.safetensors; None if absent."""
+        path = self.path / layout.AGREEMENT
+        if not path.exists():
+            return None
+        with _open(path) as f:
+            names = layout.agreement_matrices(list(f.keys()))
+            steps = _get(f, layout.AGREEMENT_STEPS, path).tolist()
+            return steps, {n: _get(f, layout.agreement_key(n), path) for n in names}
 
     def artifacts(self) -> dict[str, np.ndarray]:
         """Tensors the task kept from the final model (e.g. ``samples``); {} if none."""
@@ -102,7 +181,7 @@ class Run:
         if not path.exists():
             return {}
         with _open(path) as f:
-            return {key: f.get_tensor(key).numpy() for key in f.keys()}
+            return {key: _get(f, key, path) for key in f.keys()}
 
     @property
     def checkpoint_steps(self) -> list[int]:
@@ -113,10 +192,52 @@ class Run:
         path = layout.step_file(self.path / layout.CHECKPOINTS, step)
         if not path.exists():
             raise RunStoreError(f"run '{self.path}' has no checkpoint at step {step}")
-        try:
-            return load_file(path)
-        except SafetensorError as err:
-            raise RunStoreError(f"checkpoint '{path}' is malformed: {err}") from err
+        with _open(path) as f:
+            return {key: f.get_tensor(key) for key in f.keys()}
+
+    def gaps(self) -> list[str]:
+        """One line per inconsistency: a step in the metrics without its spectra file or
+        the other way round, agreement rows without their file, a stale agreement file."""
+        spectra = set(self.steps.tolist())
+        table = self.metrics
+        agreement_rows = table["metric"] == layout.AGREEMENT_METRIC
+        listed = set(table.loc[~agreement_rows, "step"].tolist())
+        metrics_path = self.path / layout.METRICS
+        found = [
+            f"'{self._spectra_path(s)}' is missing ('{metrics_path}' has step {s})"
+            for s in sorted(listed - spectra)
+        ]
+        found += [
+            f"'{metrics_path}' has no rows for step {s} ('{self._spectra_path(s)}' exists)"
+            for s in sorted(spectra - listed)
+        ]
+        return found + self._agreement_gaps(agreement_rows.any(), sorted(spectra))
+
+    def check(self) -> None:
+        """RunStoreError naming the first gap (see ``gaps``); nothing if consistent."""
+        found = self.gaps()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise RunStoreError(f"run '{self.path}' is inconsistent: {found[0]}{more}")
+
+    def _agreement_gaps(self, has_rows: bool, spectra: list[int]) -> list[str]:
+        path = self.path / layout.AGREEMENT
+        if not path.exists():
+            return [f"'{path}' is missing (the metrics hold agreement rows)"] if has_rows else []
+        with _open(path) as f:
+            steps = _get(f, layout.AGREEMENT_STEPS, path).tolist()
+        if steps != spectra:
+            return [f"'{path}' covers {len(steps)} steps but the run recorded {len(spectra)}"]
+        return []
+
+    def _spectra_path(self, step: int) -> Path:
+        return layout.step_file(self.path / layout.SPECTRA, step)
+
+    def _spectra_file(self, step: int) -> Path:
+        path = self._spectra_path(step)
+        if not path.exists():
+            raise RunStoreError(f"run '{self.path}' recorded no spectra at step {step}")
+        return path
 
     @property
     def _spectra_files(self) -> list[Path]:
@@ -127,7 +248,11 @@ class Run:
         if not files:
             return []
         with _open(files[-1]) as f:
-            return json.loads((f.metadata() or {}).get(key, "[]"))
+            try:
+                names = json.loads((f.metadata() or {}).get(key, "[]"))
+            except json.JSONDecodeError as err:
+                raise RunStoreError(f"'{files[-1]}' holds malformed '{key}': {err}") from err
+        return names
 
     def _series(self, key: str, label: str) -> tuple[np.ndarray, np.ndarray]:
         steps, rows = [], []
@@ -135,7 +260,7 @@ class Run:
             with _open(path) as f:
                 if key in f.keys():
                     steps.append(layout.step_of(path))
-                    rows.append(f.get_tensor(key).float().numpy())
+                    rows.append(_get(f, key, path).astype(np.float32))
         if not rows:
             raise RunStoreError(f"run '{self.path}' recorded nothing for '{label}'")
         return np.array(steps, dtype=np.int64), np.stack(rows)
@@ -151,4 +276,8 @@ def _open(path: Path):
 def _get(f, key: str, path: Path) -> np.ndarray:
     if key not in f.keys():
         raise RunStoreError(f"'{path}' holds no '{key}'")
-    return f.get_tensor(key).numpy()
+    try:
+        tensor = f.get_tensor(key)
+    except (SafetensorError, OSError, RuntimeError) as err:
+        raise RunStoreError(f"'{path}' is malformed at '{key}': {err}") from err
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()

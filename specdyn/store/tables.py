@@ -6,12 +6,13 @@ repeated step never shows up twice.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from specdyn.errors import RunStoreError
-from specdyn.store.atomic import write_atomic
+from specdyn.store.atomic import write_bytes
 
 
 def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -59,8 +60,9 @@ class Table:
         self._frame = self._frame[self._frame["step"] <= step].reset_index(drop=True)
 
     def flush(self) -> None:
-        frame = self.frame
-        write_atomic(self.path, lambda p: frame.to_parquet(p, index=False))
+        buffer = io.BytesIO()
+        self.frame.to_parquet(buffer, index=False)
+        write_bytes(self.path, buffer.getbuffer())
 
     def _merge(self) -> None:
         if not self._pending:

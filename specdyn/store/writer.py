@@ -1,17 +1,23 @@
-"""Writing a run directory. Every file is written atomically (see :mod:`.atomic`)."""
+"""Writing a run directory. Every file is written atomically (see :mod:`.atomic`).
+
+A RunWriter holds the folder's lock (:mod:`.lock`) from the moment it opens until
+``close()`` or the end of the process, and removes the temporaries a killed write left.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import Tensor
 
-from specdyn.store import layout
-from specdyn.store.atomic import write_atomic, write_json
+from specdyn.errors import RunStoreError
+from specdyn.store import layout, lock
+from specdyn.store.atomic import remove_temporaries, write_bytes, write_error, write_json
 from specdyn.store.tables import Table
 
 
@@ -20,37 +26,78 @@ class RunWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.history = Table(self.path / layout.HISTORY, layout.HISTORY_COLUMNS, ("step", "split"))
-        self.metrics = Table(
-            self.path / layout.METRICS, layout.METRICS_COLUMNS, ("step", "matrix", "metric")
-        )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise RunStoreError(f"'{self.path}' exists and is not a folder") from None
+        except OSError as err:
+            raise write_error(self.path, err) from err
+        lock.acquire(self.path)
+        try:
+            for folder in layout.WRITER_FOLDERS:
+                remove_temporaries(self.path / folder)
+            self.history = Table(
+                self.path / layout.HISTORY, layout.HISTORY_COLUMNS, ("step", "split")
+            )
+            self.metrics = Table(
+                self.path / layout.METRICS, layout.METRICS_COLUMNS, ("step", "matrix", "metric")
+            )
+        except BaseException:
+            lock.release(self.path)
+            raise
+        self._open = True
+
+    def close(self) -> None:
+        """Release the folder's lock (the end of the process does it too)."""
+        if self._open:
+            self._open = False
+            lock.release(self.path)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def has_config(self) -> bool:
+        return (self.path / layout.CONFIG).exists()
 
     def write_config(self, config: Mapping) -> None:
         write_json(self.path / layout.CONFIG, dict(config))
 
-    def write_spectra(self, step: int, tensors: Mapping[str, Tensor], meta: Mapping) -> None:
-        """One safetensors file per recorded step; ``meta`` is stored as JSON strings."""
-        target = layout.step_file(self.path / layout.SPECTRA, step)
-        meta = {"step": str(step)} | {k: json.dumps(v) for k, v in meta.items()}
-        write_atomic(target, lambda p: save_file(_contiguous(tensors), p, metadata=meta))
+    def write_spectra(
+        self,
+        step: int,
+        values: Mapping[str, Tensor],
+        vectors: Mapping[str, tuple[Tensor, Tensor]],
+        alignments: Mapping[str, Tensor],
+    ) -> None:
+        """One file per recorded step: singular values and (U, V) per matrix, alignment
+        diagonals per pair; the matrix and pair names are kept in its metadata."""
+        tensors = {layout.values_key(name): s for name, s in values.items()}
+        for name, (U, V) in vectors.items():
+            tensors[layout.left_key(name)], tensors[layout.right_key(name)] = U, V
+        tensors |= {layout.alignment_key(name): d for name, d in alignments.items()}
+        meta = {"step": str(step), "matrices": list(values), "pairs": list(alignments)}
+        meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+        _write_tensors(layout.step_file(self.path / layout.SPECTRA, step), tensors, meta)
 
     def write_agreement(self, steps: Sequence[int], diagonals: Mapping[str, Tensor]) -> None:
-        tensors = {"steps": torch.tensor(list(steps), dtype=torch.int64)}
-        tensors |= {f"diag/{name}": d for name, d in diagonals.items()}
-        write_atomic(self.path / layout.AGREEMENT, lambda p: save_file(_contiguous(tensors), p))
+        tensors = {layout.AGREEMENT_STEPS: torch.tensor(list(steps), dtype=torch.int64)}
+        tensors |= {layout.agreement_key(name): d for name, d in diagonals.items()}
+        _write_tensors(self.path / layout.AGREEMENT, tensors)
 
     def write_artifacts(self, tensors: Mapping[str, Tensor]) -> None:
-        target = self.path / layout.ARTIFACTS
-        write_atomic(target, lambda p: save_file(_contiguous(tensors), p))
+        _write_tensors(self.path / layout.ARTIFACTS, tensors)
 
     def write_checkpoint(self, step: int, state_dict: Mapping[str, Tensor]) -> None:
-        target = layout.step_file(self.path / layout.CHECKPOINTS, step)
-        write_atomic(target, lambda p: save_file(_contiguous(state_dict), p))
+        _write_tensors(layout.step_file(self.path / layout.CHECKPOINTS, step), state_dict)
 
     def write_state(self, state: Mapping) -> None:
         """Resume state: tensors and plain types only, read back with weights_only=True."""
-        write_atomic(self.path / layout.STATE, lambda p: torch.save(dict(state), p))
+        buffer = io.BytesIO()
+        torch.save(dict(state), buffer)
+        write_bytes(self.path / layout.STATE, buffer.getbuffer())
 
     def flush(self) -> None:
         self.history.flush()
@@ -68,5 +115,6 @@ class RunWriter:
         (self.path / layout.AGREEMENT).unlink(missing_ok=True)
 
 
-def _contiguous(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+def _write_tensors(target: Path, tensors: Mapping[str, Tensor], meta: dict | None = None) -> None:
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=meta)
+    write_bytes(target, data)

@@ -15,6 +15,7 @@ from specdyn.errors import DivergedError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
+from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Experiment
 from specdyn.tasks.registry import get_task
@@ -25,27 +26,47 @@ from specdyn.train.state import load_state, restore
 
 
 def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
-    """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one."""
-    exp = get_task(cfg.task).build(cfg, device)
-    check_same_config(run_dir, to_dict(cfg))
-    writer = RunWriter(run_dir)
-    optimizer = build_optimizer(exp.model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
-    start = _resume(writer, exp, optimizer, scheduler)
-    if start is not None:  # None: training finished earlier
-        writer.write_config(describe(cfg, exp, device))
-    recorder = _recorder(cfg, writer, exp)
-    if start is not None:
-        state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
+    """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one.
+
+    The folder is locked for this process first (an existing folder before the task is
+    built, so a second process is refused at once), and the run ends with ``_finish``.
+    """
+    writer = RunWriter(run_dir) if run_dir.is_dir() else None
+    try:
+        exp = get_task(cfg.task).build(cfg, device)
+        writer = writer or RunWriter(run_dir)
+        check_same_config(run_dir, to_dict(cfg))
+        optimizer = build_optimizer(exp.model, cfg.optim)
+        scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
+        last = cfg.train.steps
+        start = _resume(writer, exp, optimizer, scheduler, last, lambda: describe(cfg, exp, device))
+        recorder = _recorder(cfg, writer, exp)
+        state = cb.TrainState(max(start, 0), exp.model, optimizer, scheduler, writer)
         precision = autocast(cfg.train.bf16, device)
         calls = _callbacks(cfg, exp, recorder, precision)
-        _loop(cfg, exp, state, calls, precision, progress)
-    if not (run_dir / layout.AGREEMENT).exists():
-        recorder.finish()
-    if exp.artifacts is not None and not (run_dir / layout.ARTIFACTS).exists():
-        exp.model.eval()
-        writer.write_artifacts(exp.artifacts(exp.model))
+        if start < last:  # -1: a fresh run
+            _loop(cfg, exp, state, calls, precision, progress)
+        _finish(cfg, exp, state, calls[:-1], recorder)
+    finally:
+        if writer is not None:
+            writer.close()
     return run_dir
+
+
+def _finish(cfg: RunConfig, exp: Experiment, state: cb.TrainState, final_calls, recorder) -> None:
+    """Make the run complete: the final step's records and checkpoint, the agreement file
+    and rows, the artifacts. Each part is checked on disk and redone from the final model
+    if missing, so a kill at any moment leaves a run that the same command completes."""
+    steps, run = cfg.train.steps, open_run(state.writer.path)
+    recorded = run.metrics["step"].eq(steps).any() and run.history["step"].eq(steps).any()
+    if not (recorded and steps in run.steps and steps in run.checkpoint_steps):
+        state.step = steps
+        for call in final_calls:  # evaluation, record, checkpoint (the state is saved)
+            call(state)
+    recorder.finish()
+    if exp.artifacts is not None and not run.artifacts():
+        exp.model.eval()
+        state.writer.write_artifacts(exp.artifacts(exp.model))
 
 
 def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
@@ -93,16 +114,18 @@ def _update(exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip
     scheduler.step()
 
 
-def _resume(writer: RunWriter, exp: Experiment, optimizer, scheduler) -> int | None:
-    """The first step to run: 0 for a fresh run, None when the run is complete."""
+def _resume(writer: RunWriter, exp: Experiment, optimizer, scheduler, last: int, describe) -> int:
+    """The saved step to resume from (the final one when training ended), -1 for a fresh
+    run; the config is (re)written unless training ended."""
     saved = load_state(writer.path)
     if saved is None:
+        writer.write_config(describe())
         writer.drop_after(-1)  # a run killed before its first state starts clean
-        return 0
-    if saved["done"]:
-        return None
-    restore(saved, exp.model, optimizer, scheduler)
-    writer.drop_after(saved["step"])
+        return -1
+    restore(saved, exp.model, optimizer, scheduler, writer.path / layout.STATE)
+    if saved["step"] < last:
+        writer.write_config(describe())
+        writer.drop_after(saved["step"])
     return saved["step"]
 
 

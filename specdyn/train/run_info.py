@@ -15,6 +15,7 @@ from specdyn.config.overrides import run_hash, to_dict
 from specdyn.config.schema import RunConfig
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
+from specdyn.store.reader import has_records, read_config
 from specdyn.tasks.base import Experiment
 
 PACKAGES = ("specdyn", "torch", "numpy", "pandas", "pyarrow", "safetensors", "matplotlib")
@@ -45,14 +46,16 @@ def describe(cfg: RunConfig, exp: Experiment, device: torch.device) -> dict:
 
 
 def check_same_config(run_dir: Path, config: dict) -> None:
-    """Refuse to resume a run folder that holds a different config."""
-    path = run_dir / layout.CONFIG
-    if not path.exists():
+    """Refuse to resume a run folder that holds a different config, or run files without
+    a config: which config made them cannot be told, so they are left untouched."""
+    saved = read_config(run_dir, missing_ok=True)
+    if saved is None:
+        if has_records(run_dir):
+            raise RunStoreError(
+                f"'{run_dir}' holds run files but no {layout.CONFIG}, so the config that made "
+                f"them is unknown; restore {layout.CONFIG} or remove the folder to start over"
+            )
         return
-    try:
-        saved = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise RunStoreError(f"'{path}' is not valid JSON: {err}") from err
     differs = [k for k, v in config.items() if json.loads(json.dumps(v)) != saved.get(k)]
     if differs:
         raise RunStoreError(

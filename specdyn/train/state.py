@@ -9,7 +9,17 @@ from torch import nn
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
+from specdyn.store.reader import read_state
 from specdyn.store.writer import RunWriter
+
+FIELDS: dict[str, type] = {
+    "step": int,
+    "done": bool,
+    "model": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "rng": torch.Tensor,
+}
 
 
 def save_state(writer: RunWriter, step: int, model: nn.Module, optimizer, scheduler, done=False):
@@ -27,20 +37,30 @@ def save_state(writer: RunWriter, step: int, model: nn.Module, optimizer, schedu
 
 
 def load_state(run_path: Path) -> dict | None:
-    """The saved state, or None for a fresh run. Never unpickles arbitrary objects."""
-    path = run_path / layout.STATE
-    if not path.exists():
+    """The saved state, or None for a fresh run. Never unpickles arbitrary objects; a state
+    without the fields above is a one-line RunStoreError."""
+    state = read_state(run_path)
+    if state is None:
         return None
+    path = run_path / layout.STATE
+    missing = [key for key in FIELDS if key not in state]
+    if missing:
+        raise RunStoreError(f"resume state '{path}' lacks {', '.join(missing)}")
+    wrong = [k for k, kind in FIELDS.items() if not isinstance(state[k], kind)]
+    if wrong or state["step"] < 0:
+        raise RunStoreError(f"resume state '{path}' holds a malformed {(wrong or ['step'])[0]}")
+    return state
+
+
+def restore(state: dict, model: nn.Module, optimizer, scheduler, path: Path) -> None:
+    """Load ``state`` into the run's objects; RunStoreError if it does not fit them."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
-        raise RunStoreError(f"resume state '{path}' is unreadable: {err}") from err
-
-
-def restore(state: dict, model: nn.Module, optimizer, scheduler) -> None:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise RunStoreError(f"resume state '{path}' does not fit this run: {reason}") from None
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])

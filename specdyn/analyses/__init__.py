@@ -1,0 +1,1 @@
+"""Analyses: computations that read finished runs through the store and write back to it."""

@@ -1,0 +1,90 @@
+"""Singular vector agreement (paper Eq. 5) of each recorded step with the final one.
+
+Computed after training from the vectors the recorder stored (no SVD is repeated), read
+through the store and written back through it: ``agreement.safetensors`` holds the
+diagonals, the metrics table one ``agreement`` row per (step, matrix), the mean of the
+top-10 diagonal entries. ``ensure_agreement`` is idempotent: it checks both against the
+recorded steps and redoes whichever is missing or stale, so a run killed at any moment of
+its finish step is completed by running it again.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from specdyn.spectral.metrics import agreement_matrix
+from specdyn.store import layout
+from specdyn.store.reader import Run, open_run
+from specdyn.store.writer import RunWriter
+
+SCORE_K = 10  # the agreement summary: mean of the top-10 diagonal entries
+
+
+def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Tensor]]:
+    """(recorded steps, matrix -> (steps, k') diagonal of Eq. 5 against the last step)."""
+    steps = run.steps.tolist()
+    if not steps:
+        return [], {}
+    final = _vectors(run, steps[-1])
+    rows: dict[str, list[Tensor]] = {name: [] for name in final}
+    for step in steps:
+        current = _vectors(run, step)
+        for name, (U_T, V_T) in final.items():
+            U_t, V_t = current[name]
+            rows[name].append(agreement_matrix(U_t, V_t, U_T, V_T, k).diagonal())
+    return steps, {name: torch.stack(d) for name, d in rows.items()}
+
+
+def agreement_rows(steps: list[int], diagonals: dict[str, Tensor]) -> list[dict]:
+    """The metrics rows of the agreement summary, one per (step, matrix)."""
+    return [
+        {
+            "step": s,
+            "matrix": name,
+            "metric": layout.AGREEMENT_METRIC,
+            "value": float(d[i, :SCORE_K].mean()),
+        }
+        for name, d in diagonals.items()
+        for i, s in enumerate(steps)
+    ]
+
+
+def ensure_agreement(writer: RunWriter, k: int = 100) -> None:
+    """Write the agreement file and rows of the run ``writer`` holds, unless both are there
+    and match the recorded steps; either one missing or stale is redone."""
+    run = open_run(writer.path)
+    steps = run.steps.tolist()
+    if not steps:
+        return
+    stored = run.agreement_diagonals()
+    final_matrices = sorted(_vectors(run, steps[-1]))
+    if stored is None or stored[0] != steps or sorted(stored[1]) != final_matrices:
+        steps, diagonals = agreement_diagonals(run, k)
+        writer.write_agreement(steps, diagonals)
+    else:
+        diagonals = {name: torch.from_numpy(d) for name, d in stored[1].items()}
+    rows = agreement_rows(steps, diagonals)
+    if not _rows_present(writer.metrics.frame, rows):
+        writer.metrics.add(rows)
+        writer.metrics.flush()
+
+
+def _rows_present(frame: pd.DataFrame, rows: list[dict]) -> bool:
+    have = frame[frame["metric"] == layout.AGREEMENT_METRIC]
+    key = ["step", "matrix"]
+    want = pd.DataFrame(rows, columns=list(layout.METRICS_COLUMNS))
+    if len(have) != len(want):
+        return False
+    merged = want.merge(have, on=key, how="left", suffixes=("", "_have"), indicator=True)
+    a, b = merged["value"], merged["value_have"]
+    same = (a == b) | (a.isna() & b.isna())
+    return bool((merged["_merge"] == "both").all() and same.all())
+
+
+def _vectors(run: Run, step: int) -> dict[str, tuple[Tensor, Tensor]]:
+    return {
+        name: (torch.from_numpy(U).float(), torch.from_numpy(V).float())
+        for name, (U, V) in run.step_vectors(step).items()
+    }

@@ -1,0 +1,79 @@
+"""The finish step: a real SIGKILL at several points inside it, then the same command again,
+gives the run an uninterrupted run gives (the same rows, values and files)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import torch
+
+from specdyn import open_run
+from specdyn.cli.main import main
+from specdyn.config import run_hash
+from specdyn.store import layout
+from specdyn.tasks import get_preset
+
+# Runs the CLI and SIGKILLs itself when a rename of a file named ARGV[1] is due: "before"
+# it (the data is in a temporary), or "after" it; ARGV[2] counts only renames that come
+# after one onto ARGV[3] (empty: any), so a kill can target the finish step's writes.
+KILLER = """
+import os, signal, sys
+from specdyn.cli.main import main
+name, when, armed_by = sys.argv[1:4]
+real, armed = os.replace, [armed_by == ""]
+def replace(src, dst, *args, **kwargs):
+    hit = armed[0] and os.path.basename(dst) == name
+    if hit and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst, *args, **kwargs)
+    if hit and when == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+    armed[0] = armed[0] or os.path.basename(dst) == armed_by
+os.replace = replace
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _run_and_kill(argv: list[str], name: str, when: str, armed_by: str = "") -> None:
+    command = [sys.executable, "-c", KILLER, name, when, armed_by, *argv]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == -9, result.stderr  # it died of the SIGKILL, not otherwise
+
+
+def _leftovers(run_dir):
+    return [p.name for p in run_dir.iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+
+
+def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_run):
+    argv = ["run", "grokking", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+    run_dir = tmp_path / layout.run_name(
+        "grokking", "tiny", run_hash(get_preset("grokking", "tiny"))
+    )
+    # 1. the agreement file is written to its temporary, not yet renamed into place
+    _run_and_kill(argv, layout.AGREEMENT, "before")
+    assert not (run_dir / layout.AGREEMENT).exists() and _leftovers(run_dir)
+    # 2. the agreement file is in place, its rows are not in the metrics yet
+    _run_and_kill(argv, layout.AGREEMENT, "after")
+    metrics = pd.read_parquet(run_dir / layout.METRICS)
+    assert (run_dir / layout.AGREEMENT).exists() and "agreement" not in set(metrics["metric"])
+    assert not _leftovers(run_dir)  # the temporary of kill 1 was removed on reopening
+    # 3. the metrics with the agreement rows are in their temporary, not renamed (the
+    # resumed finish step writes nothing before them)
+    _run_and_kill(argv, layout.METRICS, "before")
+    assert "agreement" not in set(pd.read_parquet(run_dir / layout.METRICS)["metric"])
+    assert main(argv) == 0
+    _assert_same_run(open_run(run_dir), open_run(tiny_run))
+    assert not _leftovers(run_dir)
+
+
+def _assert_same_run(run, reference) -> None:
+    pd.testing.assert_frame_equal(run.metrics, reference.metrics)  # rows and values, exact
+    pd.testing.assert_frame_equal(run.history, reference.history)
+    assert run.gaps() == [] and run.checkpoint_steps == reference.checkpoint_steps
+    for name in reference.matrices:
+        np.testing.assert_array_equal(run.agreement(name)[1], reference.agreement(name)[1])
+    for key, value in reference.checkpoint(20).items():
+        torch.testing.assert_close(run.checkpoint(20)[key], value, rtol=0, atol=0)
