@@ -111,3 +111,33 @@ def test_malformed_files_give_store_errors(tmp_path):
 def test_missing_matrix_is_named(tiny_run):
     with pytest.raises(RunStoreError, match="nothing for 'nope'"):
         open_run(tiny_run).singular_values("nope")
+
+
+def test_reopening_for_writing_removes_temporaries_of_killed_writes(tmp_path):
+    writer = RunWriter(tmp_path)
+    writer.write_spectra(0, {"a": torch.ones(2)}, {}, {})
+    writer.close()
+    leftovers = [tmp_path / ".tmp-metrics.parquet.x1", tmp_path / "spectra/.tmp-step.x2"]
+    for path in leftovers:
+        path.write_bytes(b"")  # what a SIGKILL between mkstemp and rename leaves
+    (tmp_path / "notes.tmp").write_text("mine")
+    RunWriter(tmp_path).close()
+    assert not any(path.exists() for path in leftovers)
+    assert (tmp_path / "notes.tmp").exists() and layout.step_files(tmp_path / "spectra")
+
+
+def test_a_process_may_reopen_its_own_folder(tmp_path):
+    """The lock is per process (two processes: tests/test_train.py); reopening is fine."""
+    first = RunWriter(tmp_path)
+    again = RunWriter(tmp_path)  # the same process may open its folder twice
+    again.close()
+    first.close()
+    assert fcntl_free(tmp_path / layout.LOCK)
+
+
+def fcntl_free(path) -> bool:
+    import fcntl
+
+    with open(path) as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if anyone still holds it
+    return True

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from specdyn import open_run
+from specdyn.cli.main import main
 from specdyn.config import apply_overrides
 from specdyn.tasks import get_preset
 from specdyn.train import callbacks, loop, train
@@ -148,12 +149,10 @@ def test_a_folder_with_another_config_is_refused(tiny_run):
         train(_tiny(weight_decay=0.5), tiny_run, CPU, progress=False)
 
 
-def test_sigkill_then_rerun_resumes(tmp_path):
-    """A real kill -9 of the CLI, then the same command again."""
-    command = [
-        sys.executable,
-        "-m",
-        "specdyn.cli.main",
+def test_sigkill_then_rerun_resumes(tmp_path, capsys):
+    """A real kill -9 of the CLI, then the same command again. While the first process
+    runs, a second one on the same folder is refused with one line naming its PID."""
+    argv = [
         "run",
         "grokking",
         "--preset",
@@ -170,13 +169,20 @@ def test_sigkill_then_rerun_resumes(tmp_path):
         str(tmp_path),
         "--no-progress",
     ]
+    command = [sys.executable, "-m", "specdyn.cli.main", *argv]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
         run_dir = tmp_path / proc.stdout.readline().strip().split("/")[-1]
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while not (run_dir / "state.pt").exists() and time.time() < deadline:
             time.sleep(0.05)
+        second = main(argv)  # this test's own process, while the first one writes
+        err = capsys.readouterr().err
+        alive = proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
-    subprocess.run(command, check=True, capture_output=True)
+    if alive:  # the first process still held the folder when the second one came
+        assert second == 2 and err.count("\n") == 1
+        assert f"run folder '{run_dir}' is being written by another process (PID {proc.pid})" in err
+    assert main(argv) == 0  # the lock died with the killed process
     run = open_run(run_dir)
     assert run.steps.tolist() == list(range(0, 401, 20))
     assert not run.metrics.duplicated(["step", "matrix", "metric"]).any()
