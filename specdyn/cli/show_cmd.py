@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,10 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    print(summary(open_run(args.run_dir)))
+    run = open_run(args.run_dir)
+    for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
+        print(f"specdyn: warning: {gap}", file=sys.stderr)
+    print(summary(run))
     return 0
 
 

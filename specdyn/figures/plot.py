@@ -8,6 +8,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from specdyn.errors import RunStoreError
 from specdyn.figures import panels
 from specdyn.store import layout
 from specdyn.store.atomic import write_atomic
@@ -34,6 +35,7 @@ def save(fig: Figure, path: Path) -> Path:
 def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
     """One PNG per panel plus the four panels side by side (``figure.png``)."""
     out_dir = out_dir or run.path / layout.FIGURES
+    check_drawable(run)
     written = []
     extra = EXTRA | ({"samples": panels.samples_panel} if "samples" in run.artifacts() else {})
     for name, panel in (PANELS | extra).items():
@@ -46,6 +48,8 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
 
 def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:
     """Figure 2 itself: one row per run, columns (a) error, (b) SVs, (c) rank, (d) alignment."""
+    for run in runs:
+        check_drawable(run)
     labels = list(labels) or [_label(run) for run in runs]
     fig = Figure(figsize=(22, 4.2 * len(runs)), layout="constrained")
     grid = fig.subplots(len(runs), len(PANELS), squeeze=False)
@@ -54,6 +58,13 @@ def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()
             panel(grid[row, col], run)
         grid[row, 0].set_ylabel(f"{label}\nerror")
     return save(fig, out_path)
+
+
+def check_drawable(run: Run) -> None:
+    """RunStoreError, before anything is drawn, if the run is inconsistent or empty."""
+    run.check()
+    if not len(run.steps):
+        raise RunStoreError(f"run '{run.path}' has recorded no spectra yet; nothing to draw")
 
 
 def _label(run: Run) -> str:

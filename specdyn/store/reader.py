@@ -198,6 +198,11 @@ class Run:
     def gaps(self) -> list[str]:
         """One line per inconsistency: a step in the metrics without its spectra file or
         the other way round, agreement rows without their file, a stale agreement file."""
+        has_rows = bool((self.metrics["metric"] == layout.AGREEMENT_METRIC).any())
+        return self.record_gaps() + self._agreement_gaps(has_rows, self.steps.tolist())
+
+    def record_gaps(self) -> list[str]:
+        """The gaps between the metrics and the spectra files (agreement aside)."""
         spectra = set(self.steps.tolist())
         table = self.metrics
         agreement_rows = table["metric"] == layout.AGREEMENT_METRIC
@@ -207,11 +212,10 @@ class Run:
             f"'{self._spectra_path(s)}' is missing ('{metrics_path}' has step {s})"
             for s in sorted(listed - spectra)
         ]
-        found += [
+        return found + [
             f"'{metrics_path}' has no rows for step {s} ('{self._spectra_path(s)}' exists)"
             for s in sorted(spectra - listed)
         ]
-        return found + self._agreement_gaps(agreement_rows.any(), sorted(spectra))
 
     def check(self) -> None:
         """RunStoreError naming the first gap (see ``gaps``); nothing if consistent."""

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from specdyn.config.overrides import to_dict
 from specdyn.config.schema import RunConfig
-from specdyn.errors import DivergedError
+from specdyn.errors import DivergedError, RunStoreError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
@@ -63,6 +63,10 @@ def _finish(cfg: RunConfig, exp: Experiment, state: cb.TrainState, final_calls, 
         state.step = steps
         for call in final_calls:  # evaluation, record, checkpoint (the state is saved)
             call(state)
+        run = open_run(state.writer.path)
+    gaps = run.record_gaps()  # a lost record of an earlier step cannot be redone
+    if gaps:
+        raise RunStoreError(f"run '{run.path}' cannot be completed: {gaps[0]}")
     recorder.finish()
     if exp.artifacts is not None and not run.artifacts():
         exp.model.eval()
