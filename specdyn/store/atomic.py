@@ -45,13 +45,18 @@ def write_error(target: Path, err: OSError, resume: bool = True) -> RunWriteErro
 def write_bytes(target: Path, data: bytes | memoryview, resume: bool = True) -> None:
     """Write ``data`` to ``target`` atomically; RunWriteError (one line) on any OSError."""
     with atomic_path(target, resume) as tmp:
-        fd = os.open(tmp, os.O_WRONLY)
-        try:
-            view = memoryview(data).cast("B")
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+        _write_all(tmp, data)
+
+
+def _write_all(path: Path, data: bytes | memoryview) -> None:
+    """The one write primitive of the store: every byte of ``data`` into ``path``."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 @contextmanager

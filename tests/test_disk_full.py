@@ -1,0 +1,62 @@
+"""Disk full and other write errors: one line naming the file, nothing half-written, and
+the same command resumes the run once the disk has space again."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pandas as pd
+import pytest
+
+from specdyn import open_run
+from specdyn.cli.main import main
+from specdyn.store import atomic, layout
+
+
+def _fail_on(monkeypatch, name_start: str, code: int) -> None:
+    real = atomic._write_all
+
+    def write_all(path, data):
+        if path.name.startswith(f"{layout.TMP_PREFIX}{name_start}"):
+            raise OSError(code, os.strerror(code))
+        real(path, data)
+
+    monkeypatch.setattr(atomic, "_write_all", write_all)
+
+
+@pytest.mark.parametrize(
+    "target, code, message",
+    [
+        ("step_00000010", errno.ENOSPC, "no space left on device while writing {}; free space"),
+        ("state.pt", errno.EACCES, "permission denied while writing {}; make it writable"),
+    ],
+)
+def test_a_failed_write_is_one_line_and_the_run_resumes(
+    tmp_path, tiny_run, monkeypatch, capsys, target, code, message
+):
+    argv = ["run", "grokking", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+    _fail_on(monkeypatch, target, code)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    run_dir = tmp_path / out.strip().split("/")[-1]
+    path = {"step_00000010": run_dir / layout.SPECTRA / "step_00000010.safetensors"}.get(
+        target, run_dir / target
+    )
+    assert (
+        err == f"specdyn: error: {message.format(path)} and run the same command again to resume\n"
+    )
+    leftovers = [p for p in run_dir.rglob(f"{layout.TMP_PREFIX}*")]
+    assert leftovers == [] and open_run(run_dir).gaps() == []  # readable, nothing half-written
+    monkeypatch.undo()  # space again
+    assert main(argv) == 0
+    pd.testing.assert_frame_equal(open_run(run_dir).metrics, open_run(tiny_run).metrics)
+    pd.testing.assert_frame_equal(open_run(run_dir).history, open_run(tiny_run).history)
+
+
+def test_other_errors_name_their_reason():
+    err = atomic.write_error(layout.Path("RUN/metrics.parquet"), OSError(errno.EIO, "x"))
+    assert str(err) == (
+        "input/output error while writing RUN/metrics.parquet; "
+        "fix that and run the same command again to resume"
+    )
