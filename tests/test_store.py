@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -141,3 +143,34 @@ def fcntl_free(path) -> bool:
     with open(path) as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if anyone still holds it
     return True
+
+
+def test_every_file_of_a_run_follows_the_umask(tiny_run):
+    """Spectra, checkpoints and agreement were 0600 while the rest was 0644."""
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {
+        str(p.relative_to(tiny_run)): stat.S_IMODE(p.stat().st_mode)
+        for p in tiny_run.rglob("*")
+        if p.is_file()
+    }
+    assert {
+        layout.AGREEMENT,
+        layout.STATE,
+        layout.LOCK,
+        "spectra/step_00000000.safetensors",
+    } <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)
+
+
+def test_a_writer_that_recreates_its_file_still_gets_the_umask_mode(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+
+    def recreate(path):  # what a library that writes its own file may do
+        path.unlink()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
+    write_atomic(tmp_path / "figure.png", recreate)
+    assert stat.S_IMODE((tmp_path / "figure.png").stat().st_mode) == 0o666 & ~umask
