@@ -179,9 +179,9 @@ def test_sigkill_then_rerun_resumes(tmp_path, capsys):
         err = capsys.readouterr().err
         alive = proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
-    if alive:  # the first process still held the folder when the second one came
-        assert second == 2 and err.count("\n") == 1
-        assert f"run folder '{run_dir}' is being written by another process (PID {proc.pid})" in err
+    assert alive  # the first process held the folder when the second one came
+    assert second == 2 and err.count("\n") == 1
+    assert f"run folder '{run_dir}' is being written by another process (PID {proc.pid})" in err
     assert main(argv) == 0  # the lock died with the killed process
     run = open_run(run_dir)
     assert run.steps.tolist() == list(range(0, 401, 20))

@@ -1,0 +1,143 @@
+"""Kill -9 soak: SIGKILL a run at random moments, resume it each time, compare with an
+uninterrupted run of the same command.
+
+    python scripts/kill_soak.py [--task grokking] [--preset cpu] [--kills 10]
+                                [--set steps=600 ...] [--seed 0] [--out /tmp/kill-soak]
+
+1. Runs the command once uninterrupted (the reference) and once more on the finished run
+   (its wall time is the start-up cost S: imports, building the task, checks).
+2. Draws ``--kills`` moments uniformly over the reference's wall time, sorts them, and for
+   each starts the same command on a second folder and SIGKILLs it after S plus the gap to
+   the previous moment, so the kills spread over the whole run, the finish step included.
+3. Runs the command to the end and compares: the same metric and history rows, no
+   duplicates, every spectrum, agreement and final checkpoint; bit-identical or the largest
+   difference. Prints a table of the kills and the verdict; exits 1 on any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from specdyn import open_run
+from specdyn.store import layout
+from specdyn.store.reader import read_state
+
+
+def command(args, out: Path) -> list[str]:
+    sets = [f"--set={s}" for s in args.set]
+    base = [sys.executable, "-m", "specdyn.cli.main", "run", args.task, "--preset", args.preset]
+    return base + ["--seed", str(args.seed), "--out", str(out), "--no-progress", *sets]
+
+
+def timed_run(cmd: list[str]) -> tuple[float, Path]:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start, Path(result.stdout.splitlines()[0])
+
+
+def kill_after(cmd: list[str], delay: float) -> str:
+    """Start ``cmd`` and SIGKILL it after ``delay`` seconds; what happened."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return "killed"
+        return f"ended first (rc {proc.returncode})"
+
+
+def snapshot(run_dir: Path) -> str:
+    """The folder as the kill left it: saved step, spectra files, agreement, temporaries."""
+    if not run_dir.exists():
+        return "no folder yet"
+    state = read_state(run_dir)
+    saved = "-" if state is None else state["step"]
+    spectra = len(layout.step_files(run_dir / layout.SPECTRA))
+    tmps = len([p for p in run_dir.rglob(f"{layout.TMP_PREFIX}*")])
+    agreement = "yes" if (run_dir / layout.AGREEMENT).exists() else "no"
+    return f"state step {saved}, {spectra} spectra files, agreement {agreement}, {tmps} .tmp"
+
+
+def compare(run_dir: Path, ref_dir: Path) -> list[str]:
+    """Differences between the resumed run and the reference; [] when bit-identical."""
+    run, ref = open_run(run_dir), open_run(ref_dir)
+    found = run.gaps()
+    key = ["step", "matrix", "metric"]
+    if run.metrics.duplicated(key).any() or run.history.duplicated(["step", "split"]).any():
+        found.append("duplicate rows")
+    for name, a, b in (
+        ("metrics", run.metrics, ref.metrics),
+        ("history", run.history, ref.history),
+    ):
+        if len(a) != len(b):
+            found.append(f"{name}: {len(a)} rows, reference {len(b)}")
+        elif not a.equals(b):
+            diff = np.abs(
+                a.select_dtypes("number").to_numpy() - b.select_dtypes("number").to_numpy()
+            )
+            found.append(f"{name}: same rows, values differ by up to {np.nanmax(diff):.3g}")
+    if run.steps.tolist() != ref.steps.tolist():
+        found.append(f"recorded steps differ: {len(run.steps)} vs {len(ref.steps)}")
+        return found
+    for matrix in ref.matrices:
+        a, b = run.singular_values(matrix)[1], ref.singular_values(matrix)[1]
+        if not np.array_equal(a, b):
+            rel = np.max(np.abs(a - b) / np.abs(b).clip(1e-30))
+            found.append(f"singular values of {matrix}: max rel diff {rel:.3g}")
+        if not np.array_equal(run.agreement(matrix)[1], ref.agreement(matrix)[1]):
+            found.append(f"agreement of {matrix} differs")
+    last = ref.checkpoint_steps[-1]
+    for name, value in ref.checkpoint(last).items():
+        if not torch.equal(run.checkpoint(last)[name], value):
+            found.append(f"final checkpoint {name} differs")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="grokking")
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--random-seed", type=int, default=0, help="seed of the kill moments")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/kill-soak"))
+    args = parser.parse_args()
+
+    ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
+    startup, _ = timed_run(command(args, args.out / "reference"))
+    print(f"reference: {ref_time:.1f} s; start-up of a rerun: {startup:.1f} s", flush=True)
+    moments = sorted(
+        random.Random(args.random_seed).uniform(0, ref_time) for _ in range(args.kills)
+    )
+    cmd, previous = command(args, args.out / "killed"), 0.0
+    run_dir = args.out / "killed" / ref_dir.name
+    print("kill  at (s of reference)  delay (s)  outcome  folder after the kill")
+    for i, moment in enumerate(moments, 1):
+        delay = startup + moment - previous
+        outcome = kill_after(cmd, delay)
+        previous = moment
+        print(f"{i:4d}  {moment:8.1f}  {delay:8.1f}  {outcome}  {snapshot(run_dir)}", flush=True)
+    final_time, _ = timed_run(cmd)
+    print(f"final resume: {final_time:.1f} s")
+    found = compare(run_dir, ref_dir)
+    rows = len(open_run(run_dir).metrics)
+    print(
+        f"metrics rows: {rows}; "
+        + ("bit-identical to the reference" if not found else "; ".join(found))
+    )
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
