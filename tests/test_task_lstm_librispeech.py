@@ -19,9 +19,9 @@ from specdyn.train import train
 CPU = torch.device("cpu")
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    run = open_run(tiny_task_run("lstm-librispeech"))
     assert run.steps.tolist() == [0, 4, 8, 12]
     history = run.history
     assert set(history["split"]) == {"train", "val"}

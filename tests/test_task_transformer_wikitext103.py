@@ -23,9 +23,9 @@ def _with(cfg, **data):
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **data))
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    run = open_run(tiny_task_run("transformer-wikitext103"))
     assert run.steps.tolist() == [0, 4, 8, 12]
     assert set(run.history["split"]) == {"train", "val"}
     assert run.history[["loss", "error"]].notna().all().all()

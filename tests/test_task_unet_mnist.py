@@ -32,9 +32,9 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tiny_task_run):
     """A finished run of the tiny preset (8 steps, recorded every 2, 4 samples)."""
-    return train(TINY, tmp_path_factory.mktemp("unet") / "tiny", CPU, progress=False)
+    return tiny_task_run("unet-mnist")
 
 
 def test_tiny_run_end_to_end(tiny_run):

@@ -17,9 +17,9 @@ from specdyn.train import train
 CPU = torch.device("cpu")
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run_dir = train(cfg, tmp_path / "run", CPU, progress=False)
+    run_dir = tiny_task_run("vgg16-cifar10")
     run = open_run(run_dir)
     assert run.steps.tolist() == [0, 4, 8, 12]
     assert set(run.history["split"]) == {"train", "val"}  # no test split without real data
