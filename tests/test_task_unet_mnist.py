@@ -12,7 +12,7 @@ import torch
 from specdyn import open_run
 from specdyn.data import DataError
 from specdyn.errors import ConfigError
-from specdyn.figures import plot_run
+from specdyn.figures import error_label, plot_run
 from specdyn.models import unet
 from specdyn.tasks import unet_mnist
 from specdyn.train import callbacks, train
@@ -40,7 +40,7 @@ def tiny_run(tiny_task_run):
 def test_tiny_run_end_to_end(tiny_run):
     run = open_run(tiny_run)
     assert run.config["task"] == "unet-mnist" and run.config["preset"] == "tiny"
-    assert run.config["figures"]["error_label"] == "diffusion MSE"
+    assert error_label(run.config) == "diffusion MSE"
     assert "synthetic" in run.config["data_source"]
     assert run.steps.tolist() == [0, 2, 4, 6, 8]
     assert set(run.history["split"]) == {"train", "val"}

@@ -27,8 +27,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from specdyn.spectral.pairs import Pair
 
 DIRECTIONS = ("", "_reverse")  # forward output is the first H features, reverse the last H
-FIGURE_MATRIX = "lstm.weight_ih_l2.g"
-FIGURE_PAIR = "lstm.weight_ih_l2.g->lstm.weight_ih_l3.g"
 
 
 @dataclass(frozen=True)

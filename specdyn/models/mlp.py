@@ -17,9 +17,6 @@ from torch import Tensor, nn
 
 from specdyn.spectral.pairs import Pair
 
-FIGURE_MATRIX = "layers.1"
-FIGURE_PAIR = "layers.1->layers.2"
-
 
 @dataclass(frozen=True)
 class MLPConfig:

@@ -25,9 +25,6 @@ from torch import Tensor, nn
 
 from specdyn.spectral.pairs import Pair, PairGroup
 
-FIGURE_MATRIX = "blocks.7.mlp.fc_in"
-FIGURE_PAIR = "blocks.7.mlp.fc_in->blocks.7.mlp.fc_out"
-
 
 @dataclass(frozen=True)
 class TransformerLMConfig:

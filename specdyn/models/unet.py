@@ -31,8 +31,6 @@ from torch import Tensor, nn
 from specdyn.spectral.pairs import Pair
 
 KERNEL = (3, 3)
-FIGURE_MATRIX = "conv3"
-FIGURE_PAIR = "conv3->conv4"
 
 
 @dataclass(frozen=True)

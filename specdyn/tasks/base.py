@@ -23,10 +23,6 @@ class Experiment:
     step and the seed, so a resumed run sees the same batches). evaluate(model): per split
     loss and error. pairs: the consecutive matrices whose alignment is recorded.
     data_source: which data was used, for the run's config.
-    figure_matrix / figure_pair: the matrix and pair that single-matrix panels show
-    (empty: the first recorded). figure_rows: a regular expression choosing the matrices
-    of the effective-rank heatmap (empty: every matrix but per-head blocks).
-    error_label: what "error" means (e.g. "CER").
     heads: record per-head attention blocks (needed by head-averaged pairs).
     artifacts(model): tensors to keep from the final model, e.g. generated samples,
     written to ``artifacts.safetensors`` once training ends.
@@ -37,11 +33,7 @@ class Experiment:
     evaluate: Callable[[nn.Module], Evaluation]
     pairs: list[Pair] = field(default_factory=list)
     data_source: str = ""
-    figure_matrix: str = ""
-    figure_pair: str = ""
-    figure_rows: str = ""
     heads: bool = False
-    error_label: str = "error"
     artifacts: Callable[[nn.Module], dict[str, Tensor]] | None = None
 
 
