@@ -1,14 +1,19 @@
 """Typed, frozen configuration: one dataclass per concern.
 
-A task adds its own ``model`` and ``data`` dataclasses; everything else is shared. Presets
+A task adds its own ``model`` and ``data`` dataclasses; everything else is shared.
+``RunConfig`` is generic over them: a task's build takes, say,
+``RunConfig[VGGConfig, CifarData]``, so a type checker follows ``cfg.model.width``. Presets
 are named ``RunConfig`` instances, changed only through ``dataclasses.replace`` (see
-:mod:`specdyn.config.overrides`).
+:mod:`specdyn.config.overrides`); the seeding policy is :mod:`specdyn.config.seeding`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
+
+ModelT = TypeVar("ModelT")  # the task's model dataclass
+DataT = TypeVar("DataT")  # the task's data dataclass
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class RecordConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Generic[ModelT, DataT]):
     """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses.
 
     seed: initialisation (and, unless ``data_seed`` is set, the order of training data).
@@ -81,8 +86,8 @@ class RunConfig:
 
     task: str
     preset: str
-    model: Any
-    data: Any
+    model: ModelT
+    data: DataT
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()

@@ -9,6 +9,7 @@ keyed by the text and the tokenizer; contexts are int64 (n, context + 1).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def load_tokens(data: TextData, vocab_size: int) -> tuple[dict[str, np.ndarray],
     for split, path in arrays.items():
         if not path.is_file():
             ids = tokenize_to_array(texts[split], tokenizer)
-            write_atomic(path, lambda tmp, ids=ids: _save(tmp, ids))
+            write_atomic(path, functools.partial(_save, array=ids))
         tokens[split] = np.load(path)
     sizes = ", ".join(f"{len(t):,} {s} tokens" for s, t in tokens.items())
     return tokens, f"{what}, lower-cased alphanumerics; {how}; {sizes}"

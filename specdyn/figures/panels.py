@@ -72,14 +72,20 @@ def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None
     steps, values = run.singular_values(matrix)  # (T,), (T, r)
     r = values.shape[1]
     colours = ScalarMappable(Normalize(0, max(r - 1, 1)), "viridis")
+    rgba = colours.to_rgba(np.arange(r))  # (r, 4)
     for i in range(r - 1, -1, -1):  # largest drawn last, on top
-        ax.plot(steps, values[:, i], color=colours.to_rgba(i), linewidth=0.8)
+        ax.plot(steps, values[:, i], color=rgba[i], linewidth=0.8)
     ax.figure.colorbar(colours, ax=ax, label="rank index")
     ax.set(xlabel="step", ylabel="singular value", title=f"SV evolution: {matrix}")
 
 
 def heatmap_panel(
-    ax: Axes, run: Run, metric: str, rows: list[str], title: str, vrange=(None, None)
+    ax: Axes,
+    run: Run,
+    metric: str,
+    rows: list[str],
+    title: str,
+    vrange: tuple[float | None, float | None] = (None, None),
 ) -> None:
     """``metric`` as a heatmap: ``rows`` (top to bottom, by depth) against steps."""
     table = run.metrics[run.metrics["metric"] == metric]

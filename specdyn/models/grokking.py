@@ -31,6 +31,8 @@ class GrokkingModel:
 class OneLayerTransformer(nn.Module):
     """Embedding -> attention -> ReLU MLP -> unembedding, residual stream of width d."""
 
+    pos: Tensor  # (3, d) sinusoidal positions, a buffer
+
     def __init__(self, p: int, cfg: GrokkingModel):
         super().__init__()
         d = cfg.d_model

@@ -24,7 +24,7 @@ class MLPConfig:
 
     widths: tuple[int, ...] = (3072, 256, 256, 256, 10)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.widths) < 2:
             raise ValueError(f"an MLP needs at least two widths, got {self.widths}")
 

@@ -36,7 +36,7 @@ class TransformerLMConfig:
     d_mlp: int = 768
     final_norm: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by {self.n_heads} heads")
 
@@ -80,6 +80,8 @@ class Block(nn.Module):
 
 class TransformerLM(nn.Module):
     """tokens (B, T), T <= context -> next-token logits (B, T, vocab_size)."""
+
+    pos: Tensor  # (context, d_model) sinusoidal positions, a buffer
 
     def __init__(self, cfg: TransformerLMConfig):
         super().__init__()

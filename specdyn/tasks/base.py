@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from specdyn.config.schema import RunConfig
-from specdyn.spectral.pairs import Pair
+from specdyn.spectral.pairs import Pair, PairGroup
 
 # split -> {"loss": float, "error": float, ...any extra scalars}
 Evaluation = dict[str, dict[str, float]]
@@ -31,7 +32,7 @@ class Experiment:
     model: nn.Module
     loss: Callable[[nn.Module, int], Tensor]
     evaluate: Callable[[nn.Module], Evaluation]
-    pairs: list[Pair] = field(default_factory=list)
+    pairs: Sequence[Pair | PairGroup] = field(default_factory=list)
     data_source: str = ""
     heads: bool = False
     artifacts: Callable[[nn.Module], dict[str, Tensor]] | None = None
@@ -43,6 +44,6 @@ class Task:
 
     name: str
     description: str
-    presets: Mapping[str, RunConfig]
+    presets: Mapping[str, RunConfig[Any, Any]]
     default_preset: str
-    build: Callable[[RunConfig, torch.device], Experiment]
+    build: Callable[[RunConfig[Any, Any], torch.device], Experiment]

@@ -20,8 +20,10 @@ from specdyn.data.modular import GrokkingData, modular_addition
 from specdyn.models.grokking import GrokkingModel, OneLayerTransformer, alignment_pairs
 from specdyn.tasks.base import Evaluation, Experiment, Task
 
+Config = RunConfig[GrokkingModel, GrokkingData]
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+
+def build(cfg: Config, device: torch.device) -> Experiment:
     seeding.seed_initialisation(cfg.seed)
     p = cfg.data.modulus
     model = OneLayerTransformer(p, cfg.model).to(device)
@@ -47,7 +49,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     return Experiment(model, loss, evaluate, alignment_pairs(cfg.model), source)
 
 
-def _preset(name: str, steps: int, every: int, **changes: Any) -> RunConfig:
+def _preset(name: str, steps: int, every: int, **changes: Any) -> Config:
     data = GrokkingData(
         **{k: changes.pop(k) for k in ("modulus", "train_fraction") if k in changes}
     )
@@ -58,7 +60,7 @@ def _preset(name: str, steps: int, every: int, **changes: Any) -> RunConfig:
     return RunConfig("grokking", name, model, data, optim, train, RecordConfig(every=every))
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Figure 2, rows 1-4 (Appendix A.6 and the authors' settings).
     "paper-nowd": _preset("paper-nowd", 40_000, 100, weight_decay=0.0),
     "paper-grok": _preset("paper-grok", 40_000, 100, weight_decay=1.0),

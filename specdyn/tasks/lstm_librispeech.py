@@ -25,6 +25,8 @@ from specdyn.errors import ConfigError
 from specdyn.models.lstm import LSTMConfig, SpeechLSTM, alignment_pairs
 from specdyn.tasks.base import Evaluation, Experiment, Task
 
+Config = RunConfig[LSTMConfig, SpeechData]
+
 
 def ctc_logits(model: nn.Module, feats: list[Tensor], labels: list[Tensor]) -> tuple[Tensor, ...]:
     """Log-probs (T, B, V), per-utterance CTC losses (B,) / target length, frames (B,)."""
@@ -60,7 +62,7 @@ def evaluate_speech(model: nn.Module, speech: Speech, batch_size: int = 64) -> d
     }
 
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+def build(cfg: Config, device: torch.device) -> Experiment:
     if cfg.model.vocab_size != VOCAB_SIZE:
         raise ConfigError(f"model.vocab_size must be {VOCAB_SIZE}, got {cfg.model.vocab_size}")
     splits, source = load_speech(cfg.data, cfg.model.n_mels)
@@ -87,7 +89,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
 def _preset(
     name: str, model: LSTMConfig, data: SpeechData, epochs: int, n_train: int,
     lr: float = 3e-4, top_k: int = 100, records: int = 200, eval_epochs: int = 1,
-) -> RunConfig:  # fmt: skip
+) -> Config:  # fmt: skip
     """AdamW wd 0.1, cosine 1 -> 0 over ``epochs``, evaluated every ``eval_epochs``."""
     per_epoch = n_train // data.batch_size
     steps = epochs * per_epoch
@@ -97,7 +99,7 @@ def _preset(
     return RunConfig("lstm-librispeech", name, model, data, optim, train, record)
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Appendix A.3: 50 epochs of train-clean-100 (891 steps each) = 44,550 steps.
     "paper": _preset("paper", LSTMConfig(vocab_size=VOCAB_SIZE), SpeechData(), 50, TRAIN_SIZE),
 }

@@ -28,8 +28,10 @@ from specdyn.tasks.common import classifier_functions
 
 PAPER_MODEL = mlp.MLPConfig()  # 3072 -> 256 -> 256 -> 256 -> 10
 
+Config = RunConfig[mlp.MLPConfig, RandomLabelData]
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+
+def build(cfg: Config, device: torch.device) -> Experiment:
     data = cfg.data
     relabel = relabelling(data)
     splits = cifar_splits(data, relabel)
@@ -50,7 +52,7 @@ def _preset(
     record_every: int,
     lr: float = 1e-3,
     model: mlp.MLPConfig = PAPER_MODEL,
-) -> RunConfig:
+) -> Config:
     """Appendix A.7's optimisation for ``epochs``; evaluated every epoch, recorded every
     ``record_every`` epochs."""
     per_epoch = steps_per_epoch(n_train, data.batch_size)  # drops the last partial batch
@@ -63,7 +65,7 @@ def _preset(
 # paper: 45,000 train images (90% of 50,000) -> 351 steps per epoch, 105,300 steps,
 # evaluated every epoch and recorded every 2 epochs (151 recorded steps).
 _PAPER = RandomLabelData()
-PRESETS = {
+PRESETS: dict[str, Config] = {
     "paper": _preset("paper", _PAPER, 45_000, 300, 2),
     "paper-random": _preset(
         "paper-random", dataclasses.replace(_PAPER, labels="random"), 45_000, 300, 2

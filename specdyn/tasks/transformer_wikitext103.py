@@ -26,6 +26,8 @@ from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, al
 from specdyn.tasks.base import Evaluation, Experiment, Task
 from specdyn.train.accumulate import AccumulatedLoss
 
+Config = RunConfig[TransformerLMConfig, TextData]
+
 
 def next_token_loss(model: nn.Module, batch: Tensor) -> Tensor:
     """Mean cross-entropy of the next token: batch (B, context + 1) -> scalar."""
@@ -48,7 +50,7 @@ def evaluate_lm(model: nn.Module, data: Tensor, micro: int) -> dict[str, float]:
     return {"loss": loss / n, "error": wrong / n}
 
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+def build(cfg: Config, device: torch.device) -> Experiment:
     data = cfg.data
     micro = data.micro_batch or data.batch_size
     if data.batch_size % micro:
@@ -83,7 +85,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
 def _preset(
     name: str, model: TransformerLMConfig, data: TextData, steps: int, every: int,
     lr: float = 6e-4, warmup: int = 200, top_k: int = 64, bf16: bool = False,
-) -> RunConfig:  # fmt: skip
+) -> Config:  # fmt: skip
     optim = OptimConfig(
         lr=lr, betas=(0.9, 0.95), weight_decay=0.1, schedule="cosine", warmup_steps=warmup,
         final_lr_fraction=0.1, grad_clip=1.0,
@@ -96,7 +98,9 @@ def _preset(
 # Appendix A.4: 10 epochs of 57,000 contexts at batch 256 (222 steps each) = 2,220 steps,
 # recorded every 11 steps; micro-batches of 16 contexts, bfloat16 autocast.
 PAPER_DATA = TextData(micro_batch=16)
-PRESETS = {"paper": _preset("paper", TransformerLMConfig(), PAPER_DATA, 2220, 11, bf16=True)}
+PRESETS: dict[str, Config] = {
+    "paper": _preset("paper", TransformerLMConfig(), PAPER_DATA, 2220, 11, bf16=True)
+}
 # cpu: 4 layers of width 128 on State of the Union text with a 2,048-token BPE.
 CPU_MODEL = TransformerLMConfig(
     vocab_size=2048, context=128, n_layers=4, d_model=128, n_heads=4, d_mlp=128

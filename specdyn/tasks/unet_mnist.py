@@ -39,6 +39,8 @@ from specdyn.models import unet
 from specdyn.models.unet import UNet, UNetConfig
 from specdyn.tasks.base import Evaluation, Experiment, Task
 
+Config = RunConfig[UNetConfig, DiffusionData]
+
 
 @torch.no_grad()
 def diffusion_mse(model: nn.Module, data: EvalSet, alphas_bar: Tensor, batch: int = 1000) -> float:
@@ -46,12 +48,12 @@ def diffusion_mse(model: nn.Module, data: EvalSet, alphas_bar: Tensor, batch: in
     device = alphas_bar.device
     total = 0.0
     for i in range(0, len(data.x0), batch):
-        part = [v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise)]
-        total += unet.ddpm_loss(model, *part, alphas_bar).item() * len(part[0])
+        x0, t, noise = (v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise))
+        total += unet.ddpm_loss(model, x0, t, noise, alphas_bar).item() * len(x0)
     return total / len(data.x0)
 
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+def build(cfg: Config, device: torch.device) -> Experiment:
     seeding.seed_initialisation(cfg.seed)
     d = cfg.data
     model = UNet(cfg.model).to(device)
@@ -96,21 +98,22 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
 
 def _preset(
     name: str, data: DiffusionData, model: UNetConfig, epochs: int, every: int, **changes: Any
-) -> RunConfig:
+) -> Config:
     """AdamW lr 3e-4, weight decay 0, constant lr (Appendix A.2) for ``epochs`` epochs of
     ``data``; recorded every ``every`` steps, evaluated every ``eval_every`` (default the same).
     """
     per_epoch = steps_per_epoch(data.train_size or MNIST_TRAIN, data.batch_size)
     eval_every = changes.pop("eval_every", every)
     top_k = changes.pop("top_k", 100)
-    optim = OptimConfig(**({"name": "adamw", "lr": 3e-4, "weight_decay": 0.0} | changes))
+    appendix: dict[str, Any] = {"name": "adamw", "lr": 3e-4, "weight_decay": 0.0}
+    optim = OptimConfig(**(appendix | changes))
     train = TrainConfig(epochs * per_epoch, eval_every=eval_every, state_every=10 * eval_every)
     return RunConfig(
         "unet-mnist", name, model, data, optim, train, RecordConfig(every, top_k=top_k)
     )
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Appendix A.2: all 60,000 MNIST images, 100 epochs of 468 steps (46,800), recorded and
     # evaluated once an epoch, on the 10,000 test images and 10,000 fixed training images.
     "paper": _preset(

@@ -21,8 +21,10 @@ from specdyn.models import vgg
 from specdyn.tasks.base import Experiment, Task
 from specdyn.tasks.common import classifier_functions
 
+Config = RunConfig[vgg.VGGConfig, CifarData]
 
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+
+def build(cfg: Config, device: torch.device) -> Experiment:
     seeding.seed_initialisation(cfg.seed)
     model = vgg.VGG(cfg.model).to(device)
     splits = cifar_splits(cfg.data)
@@ -44,7 +46,7 @@ def _preset(
     epochs: int,
     milestones: tuple[int, ...],
     weight_decay: float = 1e-4,
-) -> RunConfig:
+) -> Config:
     """Appendix A.1's optimisation over ``epochs`` (milestones in epochs); evaluated,
     recorded and saved every epoch. An epoch drops its last partial batch."""
     per_epoch = steps_per_epoch(n_train, data.batch_size)
@@ -62,7 +64,7 @@ def _preset(
 
 
 # paper: 45,000 train images (90% of 50,000) -> 351 steps per epoch, 57,564 steps.
-PRESETS = {
+PRESETS: dict[str, Config] = {
     "paper": _preset("paper", vgg.VGGConfig(), CifarData(), 45_000, 164, (82, 120, 160)),
 }
 # cpu: a quarter of the width (16 ... 128 channels) on 5,000 Fashion-MNIST stand-in images,

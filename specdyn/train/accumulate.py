@@ -20,7 +20,9 @@ class AccumulatedLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, loss_fn: Callable[[Any], Tensor], parts: list, *params: Tensor) -> Tensor:
+    def forward(
+        ctx: Any, loss_fn: Callable[[Any], Tensor], parts: list[Any], *params: Tensor
+    ) -> Tensor:
         total = torch.zeros((), device=params[0].device)
         grads = [torch.zeros_like(p) for p in params]
         for part in parts:
@@ -35,5 +37,5 @@ class AccumulatedLoss(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         return (None, None, *(grad_output * g for g in ctx.grads))
