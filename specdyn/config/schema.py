@@ -79,9 +79,10 @@ class RunConfig(Generic[ModelT, DataT]):
     """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses.
 
     seed: initialisation (and, unless ``data_seed`` is set, the order of training data).
-    data_seed: the order of training data (minibatches, per-step noise) when set; None
-    follows ``seed``. Setting it separates "same initialisation, different data order"
-    from "different initialisation, same data order".
+    data_seed: the training data seen, in order (minibatches, per-step noise, grokking's
+    train/validation split) when set; None follows ``seed``. Setting it separates "same
+    initialisation, different data order" from "different initialisation, same data
+    order". The whole policy: :mod:`specdyn.config.seeding`.
     """
 
     task: str

@@ -2,10 +2,10 @@
 
 What ``--seed`` (``RunConfig.seed``) changes:
   - the initialisation: ``seed_initialisation(seed)`` right before a task builds its model;
-  - the order of the training data (minibatches, and the diffusion timesteps and noise of
-    each step), unless ``data_seed`` is set: ``RunConfig.order_seed`` feeds
-    ``batch_generator`` and ``train_noise_generator``;
-  - grokking's train/validation split (no other key changes it);
+  - the training data a run sees, in its order, unless ``data_seed`` is set
+    (``RunConfig.order_seed``): minibatches (``batch_generator``), the diffusion timesteps
+    and noise of each step (``train_noise_generator``), and grokking's train/validation
+    split (full batch: the split is the data it sees);
   - the images the diffusion model samples at the end (``sample_generator``).
 
 What stays fixed for every seed (so that runs with different seeds see the same data):
@@ -15,16 +15,21 @@ What stays fixed for every seed (so that runs with different seeds see the same 
   - the random-label permutation: ``data.label_seed`` (0);
   - the diffusion evaluation's timesteps and noise: ``eval_noise_generator(stream)``.
 
-The named keys that change them: ``data_seed`` (data order; None follows ``seed``),
-``split_seed`` (CIFAR's validation split) and ``label_seed`` (the random labels). So "same
-initialisation, different data order" is ``--set data_seed=N``, and "different
-initialisation, same data order" is ``--seed N --set data_seed=M`` with M the first run's
-seed.
+The named keys that change them: ``data_seed`` (the data seen, in order; None follows
+``seed``), ``split_seed`` (CIFAR's validation split) and ``label_seed`` (the random
+labels). So "same initialisation, different data order" is ``--set data_seed=N``, and
+"different initialisation, same data order" is ``--seed N --set data_seed=M`` with M the
+first run's seed.
 
 Every random draw of the data goes through a ``torch.Generator`` of its own; only the
-initialisation reads torch's global generator. Seeds of the different streams are kept
-apart: batches use ``seed * 1_000_003 + epoch``, training noise ``2**60 + seed *
-1_000_000_007 + step``, evaluation noise ``2**61 + stream``.
+initialisation reads torch's global generator. Batches use ``seed * 1_000_003 + epoch``,
+training noise ``2**60 + seed * 1_000_000_007 + step``, evaluation noise ``2**61 +
+stream``, fixed data ``stream`` (0, 1). A CPU generator keeps only the low 32 bits of its
+seed, so the offsets ``2**60`` and ``2**61`` vanish and these streams overlap: with order
+seed 0, epoch e's batch order, step e's diffusion noise and fixed stream e (e = 0, 1;
+evaluation noise stream e too) come from the same generator seed. The overlap is kept,
+because moving any stream would change the results of every existing run; it couples one
+or two steps' noise with the evaluation noise, nothing more.
 """
 
 from __future__ import annotations

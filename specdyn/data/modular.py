@@ -16,7 +16,7 @@ Split = tuple[Tensor, Tensor]  # tokens int64 (N, 3), labels int64 (N,)
 @dataclass(frozen=True)
 class GrokkingData:
     """modulus p; train_fraction of the p^2 pairs trained on, the rest validated (split by
-    the run's ``seed``)."""
+    the run's ``data_seed``, which follows ``seed`` unless set)."""
 
     modulus: int = 113
     train_fraction: float = 0.3

@@ -73,17 +73,22 @@ CHOICES: dict[str, FigureChoices] = {
 }
 
 
-def figure_choices(config: Config) -> dict[str, str]:
-    """{"matrix", "pair", "rows", "error_label"} of the run with ``config``, resolved."""
+def choices_of(config: Config) -> FigureChoices:
+    """The entry for the run with ``config``: its stored choices, else the task's row."""
     stored = config.get("figures")
     if isinstance(stored, Mapping):  # runs from before the table
-        return {
-            "matrix": str(stored.get("matrix") or ""),
-            "pair": str(stored.get("pair") or ""),
-            "rows": str(stored.get("rows") or ""),
-            "error_label": str(stored.get("error_label") or "error"),
-        }
-    entry = CHOICES.get(str(config.get("task", "")), FigureChoices())
+        return FigureChoices(
+            str(stored.get("matrix") or ""),
+            str(stored.get("pair") or ""),
+            str(stored.get("rows") or ""),
+            str(stored.get("error_label") or "error"),
+        )
+    return CHOICES.get(str(config.get("task", "")), FigureChoices())
+
+
+def figure_choices(config: Config) -> dict[str, str]:
+    """{"matrix", "pair", "rows", "error_label"} of the run with ``config``, resolved."""
+    entry = choices_of(config)
     return {
         "matrix": _resolve(entry.matrix, config),
         "pair": _resolve(entry.pair, config),
@@ -94,7 +99,7 @@ def figure_choices(config: Config) -> dict[str, str]:
 
 def error_label(config: Config) -> str:
     """What the history's "error" of this run is called (e.g. "CER")."""
-    return figure_choices(config)["error_label"]
+    return choices_of(config).error_label
 
 
 def _resolve(choice: Choice, config: Config) -> str:

@@ -2,7 +2,8 @@
 
 Nanda et al. (2023): the model is :mod:`specdyn.models.grokking`, the data
 :mod:`specdyn.data.modular`. Loss at the last position, full batch AdamW lr 1e-3, betas
-(0.9, 0.98), constant lr. The train/validation split follows the run's seed.
+(0.9, 0.98), constant lr. The train/validation split follows ``data_seed``, which
+follows ``seed`` unless set.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def build(cfg: Config, device: torch.device) -> Experiment:
     seeding.seed_initialisation(cfg.seed)
     p = cfg.data.modulus
     model = OneLayerTransformer(p, cfg.model).to(device)
-    splits = modular_addition(p, cfg.data.train_fraction, cfg.seed)  # the split follows seed
+    # full batch: the data a run sees is its split, which follows the data order's seed
+    splits = modular_addition(p, cfg.data.train_fraction, cfg.order_seed)
     splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
 
     def loss(model: nn.Module, step: int) -> Tensor:

@@ -66,11 +66,12 @@ def build(cfg: Config, device: torch.device) -> Experiment:
         "val": splits["val"][torch.randperm(len(splits["val"]), generator=fixed)[:n_eval]],
     }
 
-    def part_loss(part: Tensor) -> Tensor:
-        return next_token_loss(model, part.to(device))
-
     def loss(model: nn.Module, step: int) -> Tensor:
         batch = train[batch_indices(len(train), data.batch_size, step, cfg.order_seed)]
+
+        def part_loss(part: Tensor) -> Tensor:
+            return next_token_loss(model, part.to(device))
+
         if micro == data.batch_size:
             return part_loss(batch)
         params = [p for p in model.parameters() if p.requires_grad]
