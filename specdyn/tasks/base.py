@@ -20,9 +20,10 @@ Evaluation = dict[str, dict[str, float]]
 class Experiment:
     """A task made concrete for one config, ready for the training loop.
 
-    loss(model, step): the training loss of the batch for ``step`` (a pure function of the
-    step and the seed, so a resumed run sees the same batches). evaluate(model): per split
-    loss and error. pairs: the consecutive matrices whose alignment is recorded.
+    loss(model, step): the training loss of ``model`` on the batch for ``step`` (a pure
+    function of the step and the order seed, so a resumed run sees the same batches).
+    evaluate(model): per split loss and error. pairs: the consecutive matrices whose
+    alignment is recorded.
     data_source: which data was used, for the run's config.
     heads: record per-head attention blocks (needed by head-averaged pairs).
     artifacts(model): tensors to keep from the final model, e.g. generated samples,
