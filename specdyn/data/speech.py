@@ -3,16 +3,16 @@ Appendix A.3).
 
 Features: log-mel bands (25 ms window, 10 ms hop, area-normalised filters), per-utterance
 normalised and averaged over 3 frames as in the authors' code (``log=False``: mel power, as
-the authors fed it). They are computed once and cached as safetensors beside the audio
-(``specdyn-features/``); the stand-in's audio is synthesised once into
-``cache_dir("espeak-librispeech", key)``, keyed by its sentences, voices and rates.
+the authors fed it). They are computed once and cached as safetensors in
+``cache_dir("speech-features")``, keyed by the audio files and the feature settings. The
+stand-in's audio is synthesised once into ``cache_dir("espeak-librispeech", key)``, keyed by
+its sentences, voices and rates.
 Subsets of utterances are fixed (the same for every run seed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:
         "train": _subset(list_utterances(root, train), data.train_utterances),
         "val": _subset(list_utterances(root, val), data.eval_utterances),
     }
-    splits = {split: _features(u, root, data, n_mels) for split, u in sets.items()}
+    splits = {split: _features(u, data, n_mels) for split, u in sets.items()}
     what = f"LibriSpeech {' / '.join(SUBSETS['real'])}" if data.source == "real" else (
         f"espeak-ng speech ({len(data.voices)} voices x {len(data.rates)} rates) of State of "
         "the Union sentences, stand-in for LibriSpeech"
@@ -119,20 +119,20 @@ def _sentences(speeches: list[str], data: SpeechData, n: int) -> list[str]:
 def _subset(utterances: list[Utterance], n: int) -> list[Utterance]:
     """A fixed random subset of ``n`` (0: all; the same for every seed), in id order."""
     order = seeding.fixed_permutation(len(utterances))
-    return [utterances[i] for i in sorted(order[:n].tolist())]
+    return [utterances[i] for i in sorted(order[: n or None].tolist())]
 
 
 def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
-def _features(utterances: list[Utterance], root: Path, data: SpeechData, n_mels: int) -> Speech:
+def _features(utterances: list[Utterance], data: SpeechData, n_mels: int) -> Speech:
     """Features and ids of every utterance, read from (or written to) a safetensors cache."""
     from safetensors.torch import load_file, save_file
 
     kind = f"{'log' if data.log else 'power'}{'-area' if data.area_norm else ''}"
-    name = f"{_digest([u.id for u in utterances])}-{n_mels}-{kind}.safetensors"
-    path = root / "specdyn-features" / name
+    key = _digest([str(Path(u.path).resolve()) for u in utterances])
+    path = cache_dir("speech-features", f"{key}-{n_mels}-{kind}.safetensors")
     if path.is_file():
         t = load_file(str(path))
         feats = t["features"].split(t["frames"].tolist())
@@ -143,8 +143,7 @@ def _features(utterances: list[Utterance], root: Path, data: SpeechData, n_mels:
         "features": torch.cat(feats), "frames": torch.tensor([len(f) for f in feats]),
         "labels": torch.cat(labels), "label_lengths": torch.tensor([len(y) for y in labels]),
     }  # fmt: skip
-    if os.access(root, os.W_OK):  # a read-only data folder keeps them in memory only
-        write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
     return feats, labels
 
 
