@@ -1,7 +1,8 @@
-"""Shared fixtures: one tiny grokking run, trained once per test session."""
+"""Shared fixtures: tiny runs of every task, each trained once per test session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,32 @@ import torch
 from specdyn.tasks import get_preset
 from specdyn.train import train
 
+CPU = torch.device("cpu")
+
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tiny_task_run) -> Path:
     """A finished run of the grokking ``tiny`` preset (20 steps, recorded every 5)."""
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    train(get_preset("grokking", "tiny"), run_dir, torch.device("cpu"), progress=False)
-    return run_dir
+    return tiny_task_run("grokking")
+
+
+@pytest.fixture(scope="session")
+def tiny_task_run(tmp_path_factory) -> Iterator[Callable[[str], Path]]:
+    """``tiny_task_run(task)``: the folder of a finished run of ``task``'s ``tiny`` preset,
+    trained on first use with one thread (tiny models gain nothing from more, and one
+    thread makes the numbers independent of the machine's core count). Tests may read it
+    and rerun it, but must not change its files."""
+    root = tmp_path_factory.mktemp("tiny-runs")
+    done: dict[str, Path] = {}
+
+    def run_of(task: str) -> Path:
+        if task not in done:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                done[task] = train(get_preset(task, "tiny"), root / task, CPU, progress=False)
+            finally:
+                torch.set_num_threads(threads)
+        return done[task]
+
+    yield run_of

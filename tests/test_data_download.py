@@ -116,14 +116,14 @@ def test_dataset_root_downloads_unpacks_or_says_data_dir(server, tmp_path, monke
     def present(root):
         return (root / "set" / "a.txt").is_file()
 
-    assert dataset_root("test", str(tmp_path / "mine"), cache) == tmp_path / "mine"
+    assert dataset_root("test", str(tmp_path / "mine"), cache=cache) == tmp_path / "mine"
     assert not cache.exists()  # a data_dir is used as given, nothing is downloaded
-    assert dataset_root("test", "", cache, present) == cache
+    assert dataset_root("test", "", present, cache=cache) == cache
     assert (cache / "set" / "a.txt").read_bytes() == b"alpha"
     (www / "set.tar.gz").unlink()  # present: the cache is used without the network
-    assert dataset_root("test", "", cache, present) == cache
+    assert dataset_root("test", "", present, cache=cache) == cache
     with pytest.raises(DataError, match="no test in .* pass --data-dir"):
-        dataset_root("test", "", tmp_path / "other", present)
+        dataset_root("test", "", present, cache=tmp_path / "other")
     assert list((tmp_path / "other").glob("*")) == []
 
 

@@ -361,7 +361,7 @@ def test_tied_weights_appear_once():
 
 def test_grokking_model_matrices():
     """The one task model: every name its alignment pairs use is present."""
-    from specdyn.tasks.grokking import GrokkingModel, OneLayerTransformer, pairs
+    from specdyn.models.grokking import GrokkingModel, OneLayerTransformer, alignment_pairs
 
     model = OneLayerTransformer(7, GrokkingModel(d_model=16, n_heads=2, d_mlp=32))
     mats = weight_matrices(model)
@@ -377,5 +377,5 @@ def test_grokking_model_matrices():
         "unembed",
     ]
     assert mats["embed"].shape == (8, 16)
-    for pair in pairs():
+    for pair in alignment_pairs():
         assert pair.prev in mats and pair.next in mats, pair.name

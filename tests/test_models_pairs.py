@@ -7,17 +7,22 @@ import pytest
 import torch
 from torch import nn
 
+from specdyn.config import to_dict
+from specdyn.figures import figure_choices
 from specdyn.models import (
     MLP,
     VGG,
+    GrokkingModel,
     LSTMConfig,
     MLPConfig,
+    OneLayerTransformer,
     SpeechLSTM,
     TransformerLM,
     TransformerLMConfig,
     UNet,
     UNetConfig,
     VGGConfig,
+    grokking,
     lstm,
     mlp,
     transformer_lm,
@@ -32,6 +37,7 @@ from specdyn.spectral import (
     pair_alignment,
     weight_matrices,
 )
+from specdyn.tasks import get_preset
 
 # (module, model, heads, expected number of pairs)
 CASES = {
@@ -86,19 +92,26 @@ def test_every_pair_aligns_without_shape_errors(case):
 
 
 def test_figure_choices_exist_at_paper_config():
+    """The figures table names matrices and pairs that the paper-sized models record."""
     paper = {
-        vgg: VGG(VGGConfig()),
-        unet: UNet(UNetConfig()),
-        lstm: SpeechLSTM(LSTMConfig()),
-        mlp: MLP(MLPConfig()),
+        "vgg16-cifar10": (VGG(VGGConfig()), vgg),
+        "unet-mnist": (UNet(UNetConfig()), unet),
+        "lstm-librispeech": (SpeechLSTM(LSTMConfig()), lstm),
+        "mlp-cifar10": (MLP(MLPConfig()), mlp),
     }
-    for module, model in paper.items():
+    for task, (model, module) in paper.items():
+        choices = figure_choices(to_dict(get_preset(task, "paper")))
         names = {p.name for p in module.alignment_pairs(model.config)}
-        assert module.FIGURE_MATRIX in weight_matrices(model), module.__name__
-        assert module.FIGURE_PAIR in names, module.__name__
+        assert choices["matrix"] in weight_matrices(model), task
+        assert choices["pair"] in names, task
+    choices = figure_choices(to_dict(get_preset("transformer-wikitext103", "paper")))
     lm_pairs = {p.name for p in transformer_lm.alignment_pairs(TransformerLMConfig())}
-    assert transformer_lm.FIGURE_PAIR in lm_pairs
-    assert transformer_lm.FIGURE_MATRIX.startswith("blocks.7.")
+    assert choices["pair"] in lm_pairs
+    assert choices["matrix"] == "blocks.7.mlp.fc_in"
+    grok = OneLayerTransformer(113, GrokkingModel())
+    choices = figure_choices(to_dict(get_preset("grokking", "paper-grok")))
+    assert choices["matrix"] in weight_matrices(grok)
+    assert choices["pair"] in {p.name for p in grokking.alignment_pairs()}
 
 
 def test_vgg_conv_pairs_use_the_centre_position():

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from specdyn import open_run
-from specdyn.data import VOCAB_SIZE, DataError, encode_text
+from specdyn.config import to_dict
+from specdyn.data import VOCAB_SIZE, DataError, encode_text, speech
 from specdyn.errors import ConfigError
-from specdyn.figures import plot_run
+from specdyn.figures import figure_choices, plot_run
 from specdyn.figures.panels import heatmap_rows
 from specdyn.models import lstm
 from specdyn.tasks import lstm_librispeech as task
@@ -19,9 +20,9 @@ from specdyn.train import train
 CPU = torch.device("cpu")
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    run = open_run(tiny_task_run("lstm-librispeech"))
     assert run.steps.tolist() == [0, 4, 8, 12]
     history = run.history
     assert set(history["split"]) == {"train", "val"}
@@ -29,7 +30,7 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert history[["loss", "error", "wer"]].notna().all().all()
     assert {p.name for p in lstm.alignment_pairs(cfg.model)} == set(run.pairs)
     assert "lstm.weight_ih_l1.g" in run.matrices and "fc" in run.matrices
-    figures = run.config["figures"]
+    figures = figure_choices(run.config)
     assert figures == {
         "matrix": "lstm.weight_ih_l0.g",
         "pair": "lstm.weight_ih_l0.g->lstm.weight_ih_l1.g",
@@ -73,15 +74,21 @@ def test_a_perfect_model_has_zero_cer_and_wer():
 def test_collate_pads_and_concatenates():
     feats = [torch.ones(3, 2), torch.ones(5, 2)]
     labels = [torch.tensor([2, 3]), torch.tensor([4])]
-    x, frames, y, y_len = task.collate(feats, labels)
+    x, frames, y, y_len = speech.collate(feats, labels)
     assert x.shape == (2, 5, 2) and x[0, 3:].abs().sum() == 0
     assert frames.tolist() == [3, 5] and y.tolist() == [2, 3, 4] and y_len.tolist() == [2, 1]
 
 
+def _figure_names(model: lstm.LSTMConfig) -> tuple[str, str]:
+    choices = figure_choices(to_dict(dataclasses.replace(task.PRESETS["paper"], model=model)))
+    return choices["matrix"], choices["pair"]
+
+
 def test_figure_names_follow_the_paper_at_depth_four():
-    assert task.figure_names(lstm.LSTMConfig()) == (lstm.FIGURE_MATRIX, lstm.FIGURE_PAIR)
+    paper = ("lstm.weight_ih_l2.g", "lstm.weight_ih_l2.g->lstm.weight_ih_l3.g")
+    assert _figure_names(lstm.LSTMConfig()) == paper
     one = lstm.LSTMConfig(n_layers=1)
-    assert task.figure_names(one) == ("lstm.weight_ih_l0.g", "lstm.weight_ih_l0.g->fc")
+    assert _figure_names(one) == ("lstm.weight_ih_l0.g", "lstm.weight_ih_l0.g->fc")
 
 
 def test_paper_preset_is_appendix_a3():

@@ -9,31 +9,30 @@ import pytest
 import torch
 
 from specdyn import open_run
+from specdyn.data import images
 from specdyn.errors import ConfigError
 from specdyn.figures import compare_runs, plot_run
+from specdyn.figures.panels import figure_matrix
 from specdyn.models import mlp
 from specdyn.tasks import mlp_cifar10 as task
-from specdyn.tasks import vgg16_cifar10
 from specdyn.train import train
 
 CPU = torch.device("cpu")
 
 
-def test_tiny_presets_end_to_end_and_compared(tmp_path):
+def test_tiny_presets_end_to_end_and_compared(tmp_path, tiny_task_run):
     random_cfg = task.PRESETS["tiny"]
     true_cfg = dataclasses.replace(
         random_cfg, data=dataclasses.replace(random_cfg.data, labels="true")
     )
-    runs = []
-    for cfg in (true_cfg, random_cfg):
-        run_dir = train(cfg, tmp_path / cfg.data.labels, CPU, progress=False)
-        runs.append(open_run(run_dir))
+    true_dir = train(true_cfg, tmp_path / "true", CPU, progress=False)
+    runs = [open_run(true_dir), open_run(tiny_task_run("mlp-cifar10"))]
     run = runs[1]
     assert run.steps.tolist() == [0, 4, 8, 12]
     assert set(run.history["split"]) == {"train", "val"}
     assert run.matrices == ["layers.0", "layers.1", "layers.2", "layers.3"]
     assert {p.name for p in mlp.alignment_pairs(random_cfg.model)} == set(run.pairs)
-    assert run.config["figures"]["matrix"] == "layers.1"
+    assert figure_matrix(run) == "layers.1"
     assert "random train/val labels" in run.config["data_source"]
     assert "true labels" in runs[0].config["data_source"]
     assert not runs[0].history.equals(run.history)
@@ -49,23 +48,23 @@ def test_tiny_presets_end_to_end_and_compared(tmp_path):
 
 def test_permuted_labels_keep_class_counts():
     y = torch.arange(1000) % 10
-    shuffled = task.permute_labels(y, seed=0)
-    assert torch.equal(shuffled, task.permute_labels(y, seed=0))  # one fixed relabelling
+    shuffled = images.permute_labels(y, seed=0)
+    assert torch.equal(shuffled, images.permute_labels(y, seed=0))  # one fixed relabelling
     assert torch.equal(torch.bincount(shuffled), torch.bincount(y))
     assert (shuffled != y).float().mean() > 0.8
 
 
 def test_random_labels_are_drawn_before_the_split():
     """The split does not depend on the labels, and the validation labels are random too."""
-    data = task.RandomLabelData(source="synthetic")
-    true = vgg16_cifar10.cifar_splits(data)
-    rand = vgg16_cifar10.cifar_splits(data, lambda y: task.permute_labels(y, 0))
+    data = images.RandomLabelData(source="synthetic")
+    true = images.cifar_splits(data)
+    rand = images.cifar_splits(data, lambda y: images.permute_labels(y, 0))
     for split in ("train", "val"):
         assert torch.equal(true.evaluated[split][0], rand.evaluated[split][0])
         assert (true.evaluated[split][1] != rand.evaluated[split][1]).float().mean() > 0.7
-    all_labels = vgg16_cifar10.load_images(data)[0]["train"][1]
-    expected = task.permute_labels(all_labels, 0)
-    _, (_, val_labels) = vgg16_cifar10.split_train_val(all_labels, expected, 0.1, 42)
+    all_labels = images.load_images(data)[0]["train"][1]
+    expected = images.permute_labels(all_labels, 0)
+    _, (_, val_labels) = images.split_train_val(all_labels, expected, 0.1, 42)
     assert torch.equal(rand.evaluated["val"][1], val_labels)
 
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from specdyn import open_run
+from specdyn.config import to_dict
 from specdyn.data import DataError
 from specdyn.errors import ConfigError
-from specdyn.figures import plot_run
+from specdyn.figures import figure_choices, plot_run
 from specdyn.figures.panels import heatmap_rows
 from specdyn.models import transformer_lm
 from specdyn.tasks import transformer_wikitext103 as task
@@ -23,16 +24,16 @@ def _with(cfg, **data):
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **data))
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    run = open_run(tiny_task_run("transformer-wikitext103"))
     assert run.steps.tolist() == [0, 4, 8, 12]
     assert set(run.history["split"]) == {"train", "val"}
     assert run.history[["loss", "error"]].notna().all().all()
     assert {p.name for p in transformer_lm.alignment_pairs(cfg.model)} == set(run.pairs)
     assert "blocks.1.attn.in_proj_weight.q.h1" in run.matrices  # per-head blocks recorded
-    assert run.config["figures"]["matrix"] == "blocks.0.mlp.fc_in"
-    assert run.config["figures"]["pair"] == "blocks.0.mlp.fc_in->blocks.0.mlp.fc_out"
+    assert figure_choices(run.config)["matrix"] == "blocks.0.mlp.fc_in"
+    assert figure_choices(run.config)["pair"] == "blocks.0.mlp.fc_in->blocks.0.mlp.fc_out"
     assert "random tokens" in run.config["data_source"]
     rows = heatmap_rows(run)  # no pattern: every matrix but the per-head blocks
     assert "blocks.1.attn.in_proj_weight.q" in rows and not any(".h" in r for r in rows)
@@ -74,11 +75,19 @@ def test_next_token_error_counts_every_position():
     assert result["loss"] == pytest.approx(2 / 6 * 50.0, rel=1e-3)
 
 
+def _figure_names(model: transformer_lm.TransformerLMConfig) -> tuple[str, str]:
+    choices = figure_choices(to_dict(dataclasses.replace(task.PRESETS["paper"], model=model)))
+    return choices["matrix"], choices["pair"]
+
+
 def test_figure_names_follow_the_paper_at_depth_twelve():
     default = transformer_lm.TransformerLMConfig()
-    assert task.figure_names(default) == (transformer_lm.FIGURE_MATRIX, transformer_lm.FIGURE_PAIR)
+    assert _figure_names(default) == (
+        "blocks.7.mlp.fc_in",
+        "blocks.7.mlp.fc_in->blocks.7.mlp.fc_out",
+    )
     four = dataclasses.replace(default, n_layers=4)
-    assert task.figure_names(four)[0] == "blocks.2.mlp.fc_in"
+    assert _figure_names(four)[0] == "blocks.2.mlp.fc_in"
 
 
 def test_paper_preset_is_appendix_a4():

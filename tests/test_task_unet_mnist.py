@@ -12,7 +12,7 @@ import torch
 from specdyn import open_run
 from specdyn.data import DataError
 from specdyn.errors import ConfigError
-from specdyn.figures import plot_run
+from specdyn.figures import error_label, plot_run
 from specdyn.models import unet
 from specdyn.tasks import unet_mnist
 from specdyn.train import callbacks, train
@@ -32,15 +32,15 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tiny_task_run):
     """A finished run of the tiny preset (8 steps, recorded every 2, 4 samples)."""
-    return train(TINY, tmp_path_factory.mktemp("unet") / "tiny", CPU, progress=False)
+    return tiny_task_run("unet-mnist")
 
 
 def test_tiny_run_end_to_end(tiny_run):
     run = open_run(tiny_run)
     assert run.config["task"] == "unet-mnist" and run.config["preset"] == "tiny"
-    assert run.config["figures"]["error_label"] == "diffusion MSE"
+    assert error_label(run.config) == "diffusion MSE"
     assert "synthetic" in run.config["data_source"]
     assert run.steps.tolist() == [0, 2, 4, 6, 8]
     assert set(run.history["split"]) == {"train", "val"}

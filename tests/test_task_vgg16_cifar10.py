@@ -8,8 +8,9 @@ import torch
 
 from specdyn import open_run
 from specdyn.data import DataError
+from specdyn.data import images as data
 from specdyn.errors import ConfigError
-from specdyn.figures import plot_run
+from specdyn.figures import figure_choices, plot_run
 from specdyn.models import vgg
 from specdyn.tasks import vgg16_cifar10 as task
 from specdyn.train import train
@@ -17,17 +18,18 @@ from specdyn.train import train
 CPU = torch.device("cpu")
 
 
-def test_tiny_preset_end_to_end(tmp_path):
+def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     cfg = task.PRESETS["tiny"]
-    run_dir = train(cfg, tmp_path / "run", CPU, progress=False)
+    run_dir = tiny_task_run("vgg16-cifar10")
     run = open_run(run_dir)
     assert run.steps.tolist() == [0, 4, 8, 12]
     assert set(run.history["split"]) == {"train", "val"}  # no test split without real data
     assert set(run.history["step"]) == {0, 4, 8, 12}
     assert [f"convs.{i}" for i in range(13)] + ["fc"] == run.matrices
     assert {p.name for p in vgg.alignment_pairs(cfg.model)} == set(run.pairs)
-    assert run.config["figures"]["matrix"] == "convs.11"
-    assert run.config["figures"]["pair"] == "convs.10->convs.11"
+    assert "figures" not in run.config  # figure choices are not training's business
+    assert figure_choices(run.config)["matrix"] == "convs.11"
+    assert figure_choices(run.config)["pair"] == "convs.10->convs.11"
     assert run.config["data_source"].startswith("synthetic")
     ranks = run.metrics.query("metric == 'normalized_effective_rank'")["value"]
     assert ranks.between(0, 1).all() and len(ranks) == 4 * 14
@@ -44,18 +46,18 @@ def test_tiny_preset_end_to_end(tmp_path):
 
 def test_split_is_torch_random_split_seeded_42():
     x, y = torch.arange(1000), torch.arange(1000) % 10
-    (x_train, y_train), (x_val, y_val) = task.split_train_val(x, y, 0.1, 42)
+    (x_train, y_train), (x_val, y_val) = data.split_train_val(x, y, 0.1, 42)
     ref_train, ref_val = torch.utils.data.random_split(
         range(1000), [900, 100], generator=torch.Generator().manual_seed(42)
     )
     assert x_train.tolist() == list(ref_train) and x_val.tolist() == list(ref_val)
     assert torch.equal(y_val, x_val % 10)
     with pytest.raises(ConfigError, match="val_fraction"):
-        task.split_train_val(x, y, 1.0, 42)
+        data.split_train_val(x, y, 1.0, 42)
 
 
 def test_channel_stats_normalise_the_training_images():
-    splits = task.cifar_splits(task.CifarData(source="synthetic", train_size=200))
+    splits = data.cifar_splits(data.CifarData(source="synthetic", train_size=200))
     x = splits.train[0].float() / 255
     z = (x - splits.mean[:, None, None]) / splits.std[:, None, None]
     np.testing.assert_allclose(z.mean(dim=(0, 2, 3)), 0, atol=1e-4)
@@ -77,7 +79,7 @@ def _write_cifar_binary(root, per_batch: int = 20) -> None:
 
 def test_real_source_reads_data_dir_and_evaluates_the_test_split(tmp_path):
     _write_cifar_binary(tmp_path)
-    splits = task.cifar_splits(task.CifarData(source="real", data_dir=str(tmp_path)))
+    splits = data.cifar_splits(data.CifarData(source="real", data_dir=str(tmp_path)))
     assert splits.description == "CIFAR-10, 90 train / 10 val, 20 test"
     assert set(splits.evaluated) == {"train", "val", "test"}
     assert splits.train[0].shape == (90, 3, 32, 32) and splits.train[0].dtype == torch.uint8
@@ -85,9 +87,9 @@ def test_real_source_reads_data_dir_and_evaluates_the_test_split(tmp_path):
 
 def test_missing_real_data_says_to_pass_data_dir(tmp_path):
     with pytest.raises(DataError, match="--data-dir"):
-        task.cifar_splits(task.CifarData(source="real", data_dir=str(tmp_path)))
+        data.cifar_splits(data.CifarData(source="real", data_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="unknown data source"):
-        task.cifar_splits(task.CifarData(source="imagenet"))
+        data.cifar_splits(data.CifarData(source="imagenet"))
 
 
 def test_evaluation_uses_batchnorm_statistics_and_keeps_the_mode():

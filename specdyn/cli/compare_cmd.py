@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from specdyn.cli.common import Subparsers
 from specdyn.store.reader import open_run
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("compare", help="draw Figure 2 with one row per run")
     p.add_argument("run_dirs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="PNG to write")
@@ -15,7 +17,7 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def handle(args) -> int:
+def handle(args: argparse.Namespace) -> int:
     from specdyn.errors import ConfigError
     from specdyn.figures.plot import compare_runs
 

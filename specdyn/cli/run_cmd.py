@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
 
+from specdyn.cli.common import Subparsers
 from specdyn.config.overrides import apply_overrides, run_hash, set_value
 from specdyn.errors import ConfigError
 from specdyn.store import layout
 from specdyn.tasks.registry import get_preset
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="train a task and record its spectral dynamics")
     p.add_argument("task", help="task name (see `specdyn tasks`)")
     p.add_argument("--preset", help="preset name (default: the task's default, `cpu`)")
@@ -32,7 +34,7 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def handle(args) -> int:
+def handle(args: argparse.Namespace) -> int:
     from specdyn.train.loop import train  # imported here: `specdyn tasks` stays fast
 
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from specdyn.cli.common import Subparsers
 from specdyn.store.reader import Run, open_run
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("show", help="summarise a run: config, final errors, final spectra")
     p.add_argument("run_dir", type=Path)
     p.set_defaults(handler=handle)
 
 
-def handle(args) -> int:
+def handle(args: argparse.Namespace) -> int:
     run = open_run(args.run_dir)
     for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
         print(f"specdyn: warning: {gap}", file=sys.stderr)

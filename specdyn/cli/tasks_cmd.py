@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
+from specdyn.cli.common import Subparsers
 from specdyn.config.overrides import fields_of
 from specdyn.tasks.registry import TASKS, get_task
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("tasks", help="list tasks, presets and settable keys")
     p.add_argument("task", nargs="?", help="show one task's keys and presets in full")
     p.set_defaults(handler=handle)
 
 
-def handle(args) -> int:
+def handle(args: argparse.Namespace) -> int:
     names = [args.task] if args.task else list(TASKS)
     for name in names:
         print(describe_task(name, full=bool(args.task)))
@@ -32,5 +35,5 @@ def describe_task(name: str, full: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

@@ -135,7 +135,7 @@ def run_hash(cfg: RunConfig) -> str:
 
     A field added later with a default leaves existing hashes, and so run folders, intact.
     """
-    changed = {"task": cfg.task}
+    changed: dict[str, Any] = {"task": cfg.task}
     for path, value in fields_of(cfg).items():
         if value != _default(cfg, path):
             changed[path] = list(value) if isinstance(value, tuple) else value
@@ -150,4 +150,7 @@ def _default(cfg: RunConfig, path: str) -> Any:
     field = {f.name: f for f in dataclasses.fields(getattr(cfg, section))}[name]
     if field.default is not dataclasses.MISSING:
         return field.default
-    return field.default_factory()  # type: ignore[misc]
+    factory = field.default_factory
+    if factory is dataclasses.MISSING:
+        raise ConfigError(f"'{path}' has no default")
+    return factory()

@@ -1,14 +1,19 @@
 """Typed, frozen configuration: one dataclass per concern.
 
-A task adds its own ``model`` and ``data`` dataclasses; everything else is shared. Presets
+A task adds its own ``model`` and ``data`` dataclasses; everything else is shared.
+``RunConfig`` is generic over them: a task's build takes, say,
+``RunConfig[VGGConfig, CifarData]``, so a type checker follows ``cfg.model.width``. Presets
 are named ``RunConfig`` instances, changed only through ``dataclasses.replace`` (see
-:mod:`specdyn.config.overrides`).
+:mod:`specdyn.config.overrides`); the seeding policy is :mod:`specdyn.config.seeding`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
+
+ModelT = TypeVar("ModelT")  # the task's model dataclass
+DataT = TypeVar("DataT")  # the task's data dataclass
 
 
 @dataclass(frozen=True)
@@ -70,19 +75,20 @@ class RecordConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Generic[ModelT, DataT]):
     """Everything that defines a run. ``model`` and ``data`` are the task's dataclasses.
 
     seed: initialisation (and, unless ``data_seed`` is set, the order of training data).
-    data_seed: the order of training data (minibatches, per-step noise) when set; None
-    follows ``seed``. Setting it separates "same initialisation, different data order"
-    from "different initialisation, same data order".
+    data_seed: the training data seen, in order (minibatches, per-step noise, grokking's
+    train/validation split) when set; None follows ``seed``. Setting it separates "same
+    initialisation, different data order" from "different initialisation, same data
+    order". The whole policy: :mod:`specdyn.config.seeding`.
     """
 
     task: str
     preset: str
-    model: Any
-    data: Any
+    model: ModelT
+    data: DataT
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()

@@ -6,13 +6,23 @@ Loaders (numpy arrays or torch tensors, shapes in each docstring):
     list_utterances(root, subset)    LibriSpeech folders; read_audio, log_mel features
     encode_text, decode_ids, greedy_decode, cer, wer   characters and CTC for speech
     read_wikitext(root)              WikiText-103 raw; train_bpe, tokenize_to_array, chunks
-Downloads:
-    SOURCES, fetch, fetch_source, extract
+Downloads and the cache (one root; cached, downloaded, or "pass --data-dir"):
+    SOURCES, fetch, fetch_source, extract; CACHE_ROOT, cache_dir, dataset_root
 Stand-ins that work offline (shared/DATA.md):
     load_fashion_mnist, fashion_as_cifar, sotu_texts, synthesize_librispeech
 Every failure is a ``DataError`` with a one-line message naming the file, folder or URL.
+
+One module per data-set family turns those into what a task trains on, with a frozen
+config dataclass each (imported from the module, not re-exported here):
+    images      CIFAR-10 / Fashion-MNIST / synthetic splits, random labels (CifarData)
+    tokens      WikiText-103 / State of the Union tokens and contexts (TextData)
+    speech      LibriSpeech / espeak-ng features and transcripts (SpeechData)
+    diffusion   MNIST / Fashion-MNIST images and noise for DDPM (DiffusionData)
+    modular     modular addition for grokking (GrokkingData)
+    batches     minibatch indices as a pure function of (order seed, step)
 """
 
+from specdyn.data.cache import CACHE_ROOT, cache_dir, dataset_root
 from specdyn.data.chars import (
     BLANK,
     UNKNOWN,
@@ -27,7 +37,7 @@ from specdyn.data.chars import (
     wer,
 )
 from specdyn.data.cifar import load_cifar10, read_binary_batch, read_python_batch
-from specdyn.data.download import dataset_root, extract, fetch, fetch_source, file_sha256
+from specdyn.data.download import extract, fetch, fetch_source, file_sha256
 from specdyn.data.errors import DataError
 from specdyn.data.idx import load_mnist, read_idx
 from specdyn.data.librispeech import Utterance, list_utterances, read_audio, utterance_features
@@ -88,6 +98,8 @@ __all__ = [
     "Source",
     "fetch",
     "fetch_source",
+    "CACHE_ROOT",
+    "cache_dir",
     "dataset_root",
     "extract",
     "file_sha256",

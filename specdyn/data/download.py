@@ -14,11 +14,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from specdyn.data.errors import DataError
-from specdyn.data.sources import DATASETS, SOURCES
+from specdyn.data.sources import SOURCES
 from specdyn.store.atomic import atomic_path
 
 _CHUNK = 1 << 20
@@ -65,33 +64,6 @@ def fetch_source(name: str, dest_dir: Path | str, *, timeout: float = 60.0) -> P
         except DataError as e:
             errors.append(str(e))
     raise DataError("; ".join(errors))
-
-
-def dataset_root(
-    dataset: str,
-    data_dir: str,
-    cache: Path,
-    present: Callable[[Path], bool] | None = None,
-    unpack: bool = True,
-) -> Path:
-    """Where ``dataset`` (a ``DATASETS`` key) lies: ``data_dir`` when one is given, else
-    ``cache``, into which its files are downloaded (and unpacked) unless ``present(cache)``.
-
-    Without ``present`` every file goes through ``fetch_source``, which keeps verified files.
-    A failed download raises ``DataError`` that says to pass ``--data-dir``.
-    """
-    if data_dir:
-        return Path(data_dir).expanduser()
-    if present is not None and present(cache):
-        return cache
-    try:
-        for name in DATASETS[dataset]:
-            path = fetch_source(name, cache)
-            if unpack:
-                extract(path, cache)
-    except DataError as e:
-        raise DataError(f"no {dataset} in {cache} and no download ({e}); pass --data-dir") from e
-    return cache
 
 
 def file_sha256(path: Path) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from specdyn.data.errors import DataError
 
 # IDX type code -> big-endian numpy dtype
-DTYPES = {
+DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

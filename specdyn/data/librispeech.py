@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -97,7 +98,7 @@ def _audio_path(folder: Path, uid: str) -> Path:
     raise DataError(f"{folder / uid}.flac: no such file (nor .wav)")
 
 
-def _soundfile():
+def _soundfile() -> ModuleType:
     try:
         import soundfile
     except (ImportError, OSError) as e:  # OSError: libsndfile itself is missing

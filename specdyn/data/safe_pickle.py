@@ -12,6 +12,7 @@ import importlib
 import io
 import pickle
 from pathlib import Path
+from types import ModuleType
 
 from specdyn.data.errors import DataError
 
@@ -56,7 +57,7 @@ def load_restricted(path: Path) -> object:
             raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from e
 
 
-def _numpy_multiarray():
+def _numpy_multiarray() -> ModuleType:
     try:
         return importlib.import_module("numpy._core.multiarray")
     except ImportError:  # numpy < 2

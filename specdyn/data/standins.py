@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shutil
@@ -115,8 +116,12 @@ def synthesize_librispeech(
         chapters.setdefault(folder, []).append(f"{uid} {text.upper()}\n")
     for folder, lines in chapters.items():
         trans = folder / f"{folder.parent.name}-{folder.name}.trans.txt"
-        write_atomic(trans, lambda tmp, lines=lines: tmp.write_text("".join(lines)))
+        write_atomic(trans, functools.partial(_write_text, text="".join(lines)))
     return root
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text)
 
 
 def _speak(exe: str, text: str, voice: str, rate: int, wav: Path) -> None:

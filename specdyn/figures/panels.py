@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
+from specdyn.figures.choices import error_label, figure_choices
 from specdyn.store.reader import Run
 
 _HEAD_BLOCK = re.compile(r"\.h\d+$")
@@ -16,19 +17,20 @@ _HEAD_BLOCK = re.compile(r"\.h\d+$")
 
 def figure_matrix(run: Run) -> str:
     """The matrix single-matrix panels show: the task's choice, else the first recorded."""
-    chosen = run.config.get("figures", {}).get("matrix")
+    chosen = figure_choices(run.config)["matrix"]
     return chosen if chosen in run.matrices else run.matrices[0]
 
 
 def figure_pair(run: Run) -> str:
-    chosen = run.config.get("figures", {}).get("pair")
+    """The pair of the alignment panel: the task's choice, else the first recorded."""
+    chosen = figure_choices(run.config)["pair"]
     return chosen if chosen in run.pairs else run.pairs[0]
 
 
 def error_panel(ax: Axes, run: Run) -> None:
     """Error of every split over steps (Fig. 2a); extra rates (e.g. WER) dashed."""
     extra = [c for c in run.history.columns if c not in ("step", "split", "loss", "error")]
-    label = run.config.get("figures", {}).get("error_label") or "error"
+    label = error_label(run.config)
     for split, rows in run.history.groupby("split", sort=False):
         (line,) = ax.plot(rows["step"], rows["error"], label=f"{split} {label}")
         for column in extra:
@@ -70,14 +72,20 @@ def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None
     steps, values = run.singular_values(matrix)  # (T,), (T, r)
     r = values.shape[1]
     colours = ScalarMappable(Normalize(0, max(r - 1, 1)), "viridis")
+    rgba = colours.to_rgba(np.arange(r))  # (r, 4)
     for i in range(r - 1, -1, -1):  # largest drawn last, on top
-        ax.plot(steps, values[:, i], color=colours.to_rgba(i), linewidth=0.8)
+        ax.plot(steps, values[:, i], color=rgba[i], linewidth=0.8)
     ax.figure.colorbar(colours, ax=ax, label="rank index")
     ax.set(xlabel="step", ylabel="singular value", title=f"SV evolution: {matrix}")
 
 
 def heatmap_panel(
-    ax: Axes, run: Run, metric: str, rows: list[str], title: str, vrange=(None, None)
+    ax: Axes,
+    run: Run,
+    metric: str,
+    rows: list[str],
+    title: str,
+    vrange: tuple[float | None, float | None] = (None, None),
 ) -> None:
     """``metric`` as a heatmap: ``rows`` (top to bottom, by depth) against steps."""
     table = run.metrics[run.metrics["metric"] == metric]
@@ -100,7 +108,7 @@ def heatmap_panel(
 def heatmap_rows(run: Run) -> list[str]:
     """The matrices of the effective-rank heatmap, by depth: those the task's ``rows``
     pattern matches, else every matrix but per-head blocks."""
-    pattern = run.config.get("figures", {}).get("rows")
+    pattern = figure_choices(run.config)["rows"]
     rows = [m for m in run.matrices if re.search(pattern, m)] if pattern else []
     return rows or [m for m in run.matrices if not _HEAD_BLOCK.search(m)]
 
@@ -140,10 +148,12 @@ __all__ = [
     "alignment_panel",
     "alignment_score_panel",
     "effective_rank_panel",
+    "error_label",
     "error_panel",
     "figure_matrix",
     "figure_pair",
     "heatmap_panel",
+    "heatmap_rows",
     "loss_panel",
     "samples_panel",
     "singular_values_panel",

@@ -8,13 +8,15 @@
 | ``lstm`` | bidirectional LSTM for CTC speech recognition | A.3 |
 | ``transformer_lm`` | Pythia-160M-like decoder-only LM | A.4 |
 | ``mlp`` | 4-layer ReLU MLP for random labels | A.7 |
+| ``grokking`` | one-layer Transformer for modular addition | 3, A.6 |
 
-Each module also names ``FIGURE_MATRIX`` and ``FIGURE_PAIR``, the paper's single-matrix
-choices at its default config. LSTM pairs into a bidirectional layer use
-``Pair.next_rows``; :func:`specdyn.spectral.pair_alignment` computes any declared pair.
+Which matrix each figure shows is chosen in :mod:`specdyn.figures.choices`. LSTM pairs into
+a bidirectional layer use ``Pair.next_rows``; :func:`specdyn.spectral.pair_alignment` computes
+any declared pair.
 """
 
-from specdyn.models import lstm, mlp, transformer_lm, unet, vgg
+from specdyn.models import grokking, lstm, mlp, transformer_lm, unet, vgg
+from specdyn.models.grokking import GrokkingModel, OneLayerTransformer
 from specdyn.models.lstm import LSTMConfig, SpeechLSTM
 from specdyn.models.mlp import MLP, MLPConfig
 from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig
@@ -22,6 +24,9 @@ from specdyn.models.unet import UNet, UNetConfig, ddpm_loss, sample, sigmoid_bet
 from specdyn.models.vgg import VGG, VGGConfig
 
 __all__ = [
+    "grokking",
+    "GrokkingModel",
+    "OneLayerTransformer",
     "lstm",
     "mlp",
     "transformer_lm",

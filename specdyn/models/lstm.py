@@ -27,8 +27,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from specdyn.spectral.pairs import Pair
 
 DIRECTIONS = ("", "_reverse")  # forward output is the first H features, reverse the last H
-FIGURE_MATRIX = "lstm.weight_ih_l2.g"
-FIGURE_PAIR = "lstm.weight_ih_l2.g->lstm.weight_ih_l3.g"
 
 
 @dataclass(frozen=True)
@@ -54,12 +52,12 @@ class SpeechLSTM(nn.Module):
         """lengths: frames per utterance; padding beyond it is not read (the reverse
         direction starts at each utterance's own end). None: every frame is real."""
         T = x.shape[1]
-        if lengths is not None:
-            x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h, _ = self.lstm(x)  # (B, T, 2H), or packed
-        if lengths is not None:
-            h, _ = pad_packed_sequence(h, batch_first=True, total_length=T)  # zeros past ends
-        logits = self.fc(h)  # (B, T, V)
+        if lengths is None:
+            h, _ = self.lstm(x)  # (B, T, 2H)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=T)
+        logits = self.fc(h)  # (B, T, V); zeros past each utterance's end before fc
         return torch.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, B, V)
 
 

@@ -17,9 +17,6 @@ from torch import Tensor, nn
 
 from specdyn.spectral.pairs import Pair
 
-FIGURE_MATRIX = "layers.1"
-FIGURE_PAIR = "layers.1->layers.2"
-
 
 @dataclass(frozen=True)
 class MLPConfig:
@@ -27,7 +24,7 @@ class MLPConfig:
 
     widths: tuple[int, ...] = (3072, 256, 256, 256, 10)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.widths) < 2:
             raise ValueError(f"an MLP needs at least two widths, got {self.widths}")
 

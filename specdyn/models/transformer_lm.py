@@ -25,9 +25,6 @@ from torch import Tensor, nn
 
 from specdyn.spectral.pairs import Pair, PairGroup
 
-FIGURE_MATRIX = "blocks.7.mlp.fc_in"
-FIGURE_PAIR = "blocks.7.mlp.fc_in->blocks.7.mlp.fc_out"
-
 
 @dataclass(frozen=True)
 class TransformerLMConfig:
@@ -39,7 +36,7 @@ class TransformerLMConfig:
     d_mlp: int = 768
     final_norm: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by {self.n_heads} heads")
 
@@ -83,6 +80,8 @@ class Block(nn.Module):
 
 class TransformerLM(nn.Module):
     """tokens (B, T), T <= context -> next-token logits (B, T, vocab_size)."""
+
+    pos: Tensor  # (context, d_model) sinusoidal positions, a buffer
 
     def __init__(self, cfg: TransformerLMConfig):
         super().__init__()

@@ -31,8 +31,6 @@ from torch import Tensor, nn
 from specdyn.spectral.pairs import Pair
 
 KERNEL = (3, 3)
-FIGURE_MATRIX = "conv3"
-FIGURE_PAIR = "conv3->conv4"
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class UNetConfig:
     groups: int = 32
     fourier_scale: float = 30.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.channels) != 4:
             raise ValueError(f"the UNet has 4 levels, got channels {self.channels}")
         if self.embed_dim % 2:
@@ -55,6 +53,8 @@ class UNetConfig:
 
 class GaussianFourierFeatures(nn.Module):
     """t (B,) -> [sin(2 pi f t), cos(2 pi f t)] (B, E), f ~ N(0, scale^2) fixed at init."""
+
+    freq: Tensor
 
     def __init__(self, dim: int, scale: float):
         super().__init__()

@@ -28,9 +28,6 @@ WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)  # the 
 POOL_AFTER = (1, 3, 6, 9)  # 2x2 max-pool after these convs (0-based)
 KERNEL = (3, 3)
 
-FIGURE_MATRIX = "convs.11"  # Appendix A.1: the 12th convolutional layer
-FIGURE_PAIR = "convs.10->convs.11"  # the 11th -> 12th convolutional layers
-
 
 @dataclass(frozen=True)
 class VGGConfig:

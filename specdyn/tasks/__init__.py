@@ -1,4 +1,7 @@
-"""Tasks: each bundles its model, data, presets and alignment pairs."""
+"""Tasks: each file holds one task's ``build`` (a model from :mod:`specdyn.models`, data
+from :mod:`specdyn.data`, the loss and evaluation) and its presets; ``common`` holds what
+several tasks share; ``registry`` maps names to tasks. What each task's figures show is
+:mod:`specdyn.figures.choices`."""
 
 from specdyn.tasks.base import Experiment, Task
 from specdyn.tasks.registry import TASKS, get_preset, get_task

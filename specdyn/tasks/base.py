@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from specdyn.config.schema import RunConfig
-from specdyn.spectral.pairs import Pair
+from specdyn.spectral.pairs import Pair, PairGroup
 
 # split -> {"loss": float, "error": float, ...any extra scalars}
 Evaluation = dict[str, dict[str, float]]
@@ -19,14 +20,11 @@ Evaluation = dict[str, dict[str, float]]
 class Experiment:
     """A task made concrete for one config, ready for the training loop.
 
-    loss(model, step): the training loss of the batch for ``step`` (a pure function of the
-    step and the seed, so a resumed run sees the same batches). evaluate(model): per split
-    loss and error. pairs: the consecutive matrices whose alignment is recorded.
+    loss(model, step): the training loss of ``model`` on the batch for ``step`` (a pure
+    function of the step and the order seed, so a resumed run sees the same batches).
+    evaluate(model): per split loss and error. pairs: the consecutive matrices whose
+    alignment is recorded.
     data_source: which data was used, for the run's config.
-    figure_matrix / figure_pair: the matrix and pair that single-matrix panels show
-    (empty: the first recorded). figure_rows: a regular expression choosing the matrices
-    of the effective-rank heatmap (empty: every matrix but per-head blocks).
-    error_label: what "error" means (e.g. "CER").
     heads: record per-head attention blocks (needed by head-averaged pairs).
     artifacts(model): tensors to keep from the final model, e.g. generated samples,
     written to ``artifacts.safetensors`` once training ends.
@@ -35,13 +33,9 @@ class Experiment:
     model: nn.Module
     loss: Callable[[nn.Module, int], Tensor]
     evaluate: Callable[[nn.Module], Evaluation]
-    pairs: list[Pair] = field(default_factory=list)
+    pairs: Sequence[Pair | PairGroup] = field(default_factory=list)
     data_source: str = ""
-    figure_matrix: str = ""
-    figure_pair: str = ""
-    figure_rows: str = ""
     heads: bool = False
-    error_label: str = "error"
     artifacts: Callable[[nn.Module], dict[str, Tensor]] | None = None
 
 
@@ -51,6 +45,6 @@ class Task:
 
     name: str
     description: str
-    presets: Mapping[str, RunConfig]
+    presets: Mapping[str, RunConfig[Any, Any]]
     default_preset: str
-    build: Callable[[RunConfig, torch.device], Experiment]
+    build: Callable[[RunConfig[Any, Any], torch.device], Experiment]

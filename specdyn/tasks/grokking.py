@@ -1,100 +1,35 @@
 """Grokking: a + b mod p with a one-layer Transformer (paper Section 3, Fig. 2, App. A.6).
 
-Nanda et al. (2023) with sinusoidal positions: tokens [a, b, =] (= is token p), d_model 128,
-4 heads, ReLU MLP 512, no LayerNorm, attention biases on, loss at the last position, full
-batch AdamW lr 1e-3, betas (0.9, 0.98), constant lr.
-
-The model has one layer and the loss reads only the last position, so attention is computed
-for the last query only and the MLP runs on the last position only: the same function and
-the same gradients as running every position, at a third of the cost.
+Nanda et al. (2023): the model is :mod:`specdyn.models.grokking`, the data
+:mod:`specdyn.data.modular`. Loss at the last position, full batch AdamW lr 1e-3, betas
+(0.9, 0.98), constant lr. The train/validation split follows ``data_seed``, which
+follows ``seed`` unless set.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.models.transformer_lm import sinusoidal_positions
-from specdyn.spectral.pairs import Pair
-from specdyn.tasks.base import Experiment, Task
+from specdyn.data.modular import GrokkingData, modular_addition
+from specdyn.models.grokking import GrokkingModel, OneLayerTransformer, alignment_pairs
+from specdyn.tasks.base import Evaluation, Experiment, Task
+
+Config = RunConfig[GrokkingModel, GrokkingData]
 
 
-@dataclass(frozen=True)
-class GrokkingModel:
-    d_model: int = 128
-    n_heads: int = 4
-    d_mlp: int = 512
-    layer_norm: bool = False
-
-
-@dataclass(frozen=True)
-class GrokkingData:
-    modulus: int = 113
-    train_fraction: float = 0.3
-
-
-class OneLayerTransformer(nn.Module):
-    """Embedding -> attention -> ReLU MLP -> unembedding, residual stream of width d."""
-
-    def __init__(self, p: int, cfg: GrokkingModel):
-        super().__init__()
-        d = cfg.d_model
-        self.embed = nn.Embedding(p + 1, d)  # p numbers and the "=" token
-        self.register_buffer("pos", sinusoidal_positions(3, d))
-        self.ln_attn = nn.LayerNorm(d) if cfg.layer_norm else nn.Identity()
-        self.attn = nn.MultiheadAttention(d, cfg.n_heads, bias=True, batch_first=True)
-        self.ln_mlp = nn.LayerNorm(d) if cfg.layer_norm else nn.Identity()
-        self.mlp = nn.Sequential()
-        self.mlp.add_module("fc_in", nn.Linear(d, cfg.d_mlp))
-        self.mlp.add_module("relu", nn.ReLU())
-        self.mlp.add_module("fc_out", nn.Linear(cfg.d_mlp, d))
-        self.ln_final = nn.LayerNorm(d) if cfg.layer_norm else nn.Identity()
-        self.unembed = nn.Linear(d, p, bias=False)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        """tokens (B, 3) -> logits (B, p) at the last position."""
-        h = self.embed(tokens) + self.pos  # (B, 3, d)
-        x = self.ln_attn(h)
-        q = x[:, -1:]  # (B, 1, d): the last query sees every position, no mask needed
-        h = h[:, -1:] + self.attn(q, x, x, need_weights=False)[0]
-        h = h + self.mlp(self.ln_mlp(h))
-        return self.unembed(self.ln_final(h))[:, 0]  # (B, p)
-
-
-def modular_addition(p: int, train_fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:
-    """Every (a, b) pair as tokens [a, b, p] with label (a + b) mod p, split by ``seed``."""
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction must lie in (0, 1), got {train_fraction}")
-    a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).unbind(1)
-    tokens = torch.stack([a, b, torch.full_like(a, p)], dim=1)  # (p^2, 3)
-    labels = (a + b) % p
-    order = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
-    cut = int(round(train_fraction * p * p))
-    train, val = order[:cut], order[cut:]
-    return {"train": (tokens[train], labels[train]), "val": (tokens[val], labels[val])}
-
-
-def pairs() -> list[Pair]:
-    """Consecutive matrices along the residual path (residual connections ignored)."""
-    return [
-        Pair("embed", "attn.in_proj_weight", prev_side="V"),  # embed is (vocab, d)
-        Pair("attn.in_proj_weight.v", "attn.out_proj"),
-        Pair("attn.out_proj", "mlp.fc_in"),
-        Pair("mlp.fc_in", "mlp.fc_out"),
-        Pair("mlp.fc_out", "unembed"),
-    ]
-
-
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
-    torch.manual_seed(cfg.seed)
+def build(cfg: Config, device: torch.device) -> Experiment:
+    seeding.seed_initialisation(cfg.seed)
     p = cfg.data.modulus
     model = OneLayerTransformer(p, cfg.model).to(device)
-    splits = modular_addition(p, cfg.data.train_fraction, cfg.seed)
+    # full batch: the data a run sees is its split, which follows the data order's seed
+    splits = modular_addition(p, cfg.data.train_fraction, cfg.order_seed)
     splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
 
     def loss(model: nn.Module, step: int) -> Tensor:
@@ -102,7 +37,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         return F.cross_entropy(model(x), y)
 
     @torch.no_grad()
-    def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:
+    def evaluate(model: nn.Module) -> Evaluation:
         out = {}
         for split, (x, y) in splits.items():
             logits = model(x)
@@ -113,18 +48,10 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         return out
 
     source = f"modular addition mod {p}, {cfg.data.train_fraction:.0%} train (generated)"
-    return Experiment(
-        model,
-        loss,
-        evaluate,
-        pairs(),
-        source,
-        figure_matrix="attn.in_proj_weight",  # Fig. 2(b): the first attention matrix
-        figure_pair="embed->attn.in_proj_weight",  # Fig. 2(d)
-    )
+    return Experiment(model, loss, evaluate, alignment_pairs(cfg.model), source)
 
 
-def _preset(name: str, steps: int, every: int, **changes) -> RunConfig:
+def _preset(name: str, steps: int, every: int, **changes: Any) -> Config:
     data = GrokkingData(
         **{k: changes.pop(k) for k in ("modulus", "train_fraction") if k in changes}
     )
@@ -135,7 +62,7 @@ def _preset(name: str, steps: int, every: int, **changes) -> RunConfig:
     return RunConfig("grokking", name, model, data, optim, train, RecordConfig(every=every))
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Figure 2, rows 1-4 (Appendix A.6 and the authors' settings).
     "paper-nowd": _preset("paper-nowd", 40_000, 100, weight_decay=0.0),
     "paper-grok": _preset("paper-grok", 40_000, 100, weight_decay=1.0),

@@ -6,185 +6,26 @@ epochs of train-clean-100, validated on dev-clean. Features: 40 log-mel bands (2
 window, 10 ms hop, area-normalised filters), per-utterance normalised and averaged over 3
 frames as in the authors' code; the authors fed mel power without the log (``log=False``).
 
-"error" is the character error rate (CER); "wer" is the word error rate. Features are
-computed once and cached as safetensors beside the audio (``specdyn-features/``).
+"error" is the character error rate (CER); "wer" is the word error rate. The features come
+from :mod:`specdyn.data.speech`.
 """
 
 from __future__ import annotations
-
-import hashlib
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data import (
-    VOCAB_SIZE,
-    DataError,
-    Utterance,
-    corpus_error_rate,
-    dataset_root,
-    decode_ids,
-    encode_text,
-    greedy_decode,
-    list_utterances,
-    log_mel,
-    read_audio,
-    sotu_texts,
-    split_sentences,
-    synthesize_librispeech,
-)
+from specdyn.data.batches import batch_indices
+from specdyn.data.chars import VOCAB_SIZE, corpus_error_rate, decode_ids, greedy_decode
+from specdyn.data.speech import TRAIN_SIZE, Speech, SpeechData, collate, load_speech
 from specdyn.errors import ConfigError
 from specdyn.models.lstm import LSTMConfig, SpeechLSTM, alignment_pairs
-from specdyn.store.atomic import write_atomic
-from specdyn.tasks.base import Experiment, Task
-from specdyn.tasks.batches import batch_indices
+from specdyn.tasks.base import Evaluation, Experiment, Task
 
-CACHE = Path.home() / ".cache" / "specdyn"
-SUBSETS = {"real": ("train-clean-100", "dev-clean"), "standin": ("train-synth", "dev-synth")}
-TRAIN_SIZE = 28_539  # train-clean-100
-VOICES = ("en-us", "en-us+f3", "en-gb+m3", "en+f2", "en-gb-scotland+m5", "en-us+f4")
-Speech = tuple[list[Tensor], list[Tensor]]  # features (T_i, n_mels) and character ids (L_i,)
-
-
-@dataclass(frozen=True)
-class SpeechData:
-    """source: "real", "standin" (espeak-ng speech) or "synthetic" (random, for tests).
-
-    train_utterances: a fixed random subset of the training set (0: all). eval_utterances:
-    utterances evaluated per split (0: the whole validation set, and as many training
-    ones). The stand-in synthesises ``train_utterances`` / ``eval_utterances`` sentences
-    of at most ``max_words`` words from State of the Union speeches (validation from other
-    speeches) with ``voices`` x ``rates`` (words per minute). log: log-mel (the default, as
-    Appendix A.3 states) or mel power (the authors' code). area_norm: mel filters of unit
-    area.
-    """
-
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 32
-    train_utterances: int = 0
-    eval_utterances: int = 0
-    log: bool = True
-    area_norm: bool = True
-    voices: tuple[str, ...] = VOICES
-    rates: tuple[int, ...] = (130, 160, 190)
-    max_words: int = 25
-
-
-def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:
-    """{"train": Speech, "val": Speech} and the words for ``data_source``."""
-    if data.source == "synthetic":
-        n = data.train_utterances or 64
-        splits = {"train": _random_speech(n, n_mels, 0), "val": _random_speech(n // 4, n_mels, 1)}
-        return splits, f"random features and transcripts, {n} train / {n // 4} val (generated)"
-    if data.source not in SUBSETS:
-        raise ConfigError(f"unknown data source '{data.source}'; known: real, standin, synthetic")
-    root = _standin_root(data) if data.source == "standin" else _real_root(data.data_dir)
-    train, val = SUBSETS[data.source]
-    sets = {
-        "train": _subset(list_utterances(root, train), data.train_utterances),
-        "val": _subset(list_utterances(root, val), data.eval_utterances),
-    }
-    splits = {split: _features(u, root, data, n_mels) for split, u in sets.items()}
-    what = f"LibriSpeech {' / '.join(SUBSETS['real'])}" if data.source == "real" else (
-        f"espeak-ng speech ({len(data.voices)} voices x {len(data.rates)} rates) of State of "
-        "the Union sentences, stand-in for LibriSpeech"
-    )  # fmt: skip
-    bands = f"{n_mels} {'log-mel' if data.log else 'mel power'} bands"
-    return (
-        splits,
-        f"{what} in {root}, {len(sets['train']):,} train / {len(sets['val']):,} val, {bands}",
-    )
-
-
-def _real_root(data_dir: str) -> Path:
-    """The folder holding LibriSpeech: data_dir, or the cache, downloaded if possible."""
-
-    def present(root: Path) -> bool:
-        return all((root / "LibriSpeech" / s).is_dir() for s in SUBSETS["real"])
-
-    return dataset_root("librispeech", data_dir, CACHE / "librispeech", present)
-
-
-def _standin_root(data: SpeechData) -> Path:
-    """Synthesise (once, cached) the stand-in corpus; its folder is keyed by its settings."""
-    n_train, n_val = data.train_utterances or 2000, data.eval_utterances or 200
-    speeches = sotu_texts()
-    train_text = _sentences([t for i, t in enumerate(speeches) if i % 10 != 9], data, n_train)
-    val_text = _sentences([t for i, t in enumerate(speeches) if i % 10 == 9], data, n_val)
-    key = _digest([*train_text, "|", *val_text, *data.voices, *map(str, data.rates)])
-    root = Path(data.data_dir) if data.data_dir else CACHE / "espeak-librispeech" / key
-    train_sub, val_sub = SUBSETS["standin"]
-    synthesize_librispeech(train_text, root, n_train, data.voices, data.rates, train_sub)
-    synthesize_librispeech(val_text, root, n_val, data.voices, data.rates, val_sub)
-    return root
-
-
-def _sentences(speeches: list[str], data: SpeechData, n: int) -> list[str]:
-    """``n`` sentences of 3 to ``max_words`` words, drawn at random (fixed seed)."""
-    pool = [s for text in speeches for s in split_sentences(text, 3, data.max_words)]
-    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))
-    return [pool[i] for i in order[:n].tolist()]
-
-
-def _subset(utterances: list[Utterance], n: int) -> list[Utterance]:
-    """A fixed random subset of ``n`` (0: all; the same for every seed), in id order."""
-    order = torch.randperm(len(utterances), generator=torch.Generator().manual_seed(0))
-    return [utterances[i] for i in sorted(order[:n].tolist())]
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
-
-
-def _features(utterances: list[Utterance], root: Path, data: SpeechData, n_mels: int) -> Speech:
-    """Features and ids of every utterance, read from (or written to) a safetensors cache."""
-    from safetensors.torch import load_file, save_file
-
-    kind = f"{'log' if data.log else 'power'}{'-area' if data.area_norm else ''}"
-    name = f"{_digest([u.id for u in utterances])}-{n_mels}-{kind}.safetensors"
-    path = root / "specdyn-features" / name
-    if path.is_file():
-        t = load_file(str(path))
-        feats = t["features"].split(t["frames"].tolist())
-        return list(feats), list(t["labels"].split(t["label_lengths"].tolist()))
-    feats = [_utterance_features(u, data, n_mels) for u in utterances]
-    labels = [encode_text(u.text) for u in utterances]
-    tensors = {
-        "features": torch.cat(feats), "frames": torch.tensor([len(f) for f in feats]),
-        "labels": torch.cat(labels), "label_lengths": torch.tensor([len(y) for y in labels]),
-    }  # fmt: skip
-    if os.access(root, os.W_OK):  # a read-only data folder keeps them in memory only
-        write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
-    return feats, labels
-
-
-def _utterance_features(u: Utterance, data: SpeechData, n_mels: int) -> Tensor:
-    waveform, rate = read_audio(u.path)
-    if rate != 16000:
-        raise DataError(f"{u.path}: sample rate {rate}, expected 16000")
-    return log_mel(waveform, rate, n_mels=n_mels, log=data.log, area_norm=data.area_norm)
-
-
-def _random_speech(n: int, n_mels: int, seed: int) -> Speech:
-    """``n`` utterances of 20-40 random frames, each with 3-8 random non-blank characters."""
-    g = torch.Generator().manual_seed(seed)
-    frames = torch.randint(20, 41, (n,), generator=g).tolist()
-    chars = torch.randint(3, 9, (n,), generator=g).tolist()
-    feats = [torch.randn(t, n_mels, generator=g) for t in frames]
-    return feats, [torch.randint(2, VOCAB_SIZE, (c,), generator=g) for c in chars]
-
-
-def collate(feats: list[Tensor], labels: list[Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Padded features (B, T_max, n_mels), frames (B,), concatenated ids (sum L,), lengths (B,)."""
-    x = nn.utils.rnn.pad_sequence(feats, batch_first=True)
-    frames = torch.tensor([len(f) for f in feats])
-    return x, frames, torch.cat(labels), torch.tensor([len(y) for y in labels])
+Config = RunConfig[LSTMConfig, SpeechData]
 
 
 def ctc_logits(model: nn.Module, feats: list[Tensor], labels: list[Tensor]) -> tuple[Tensor, ...]:
@@ -221,23 +62,15 @@ def evaluate_speech(model: nn.Module, speech: Speech, batch_size: int = 64) -> d
     }
 
 
-def figure_names(cfg: LSTMConfig) -> tuple[str, str]:
-    """The paper's figure choices (3rd layer's g gate, 3rd -> 4th) at any depth."""
-    k = max(cfg.n_layers - 2, 0)
-    matrix = f"lstm.weight_ih_l{k}.g"
-    nxt = f"lstm.weight_ih_l{k + 1}.g" if k + 1 < cfg.n_layers else "fc"
-    return matrix, f"{matrix}->{nxt}"
-
-
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+def build(cfg: Config, device: torch.device) -> Experiment:
     if cfg.model.vocab_size != VOCAB_SIZE:
         raise ConfigError(f"model.vocab_size must be {VOCAB_SIZE}, got {cfg.model.vocab_size}")
     splits, source = load_speech(cfg.data, cfg.model.n_mels)
-    torch.manual_seed(cfg.seed)
+    seeding.seed_initialisation(cfg.seed)
     model = SpeechLSTM(cfg.model).to(device)
     feats, labels = splits["train"]
     n_eval = cfg.data.eval_utterances or len(splits["val"][0])
-    keep = torch.randperm(len(feats), generator=torch.Generator().manual_seed(0))[:n_eval]
+    keep = seeding.fixed_permutation(len(feats))[:n_eval]
     evals = {
         "train": ([feats[i] for i in keep], [labels[i] for i in keep]),
         "val": splits["val"],
@@ -247,20 +80,16 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         idx = batch_indices(len(feats), cfg.data.batch_size, step, cfg.order_seed).tolist()
         return ctc_logits(model, [feats[i] for i in idx], [labels[i] for i in idx])[1].mean()
 
-    def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:
+    def evaluate(model: nn.Module) -> Evaluation:
         return {split: evaluate_speech(model, speech) for split, speech in evals.items()}
 
-    matrix, pair = figure_names(cfg.model)
-    return Experiment(
-        model, loss, evaluate, alignment_pairs(cfg.model), source,
-        figure_matrix=matrix, figure_pair=pair, figure_rows=r"\.g$|^fc$", error_label="CER",
-    )  # fmt: skip
+    return Experiment(model, loss, evaluate, alignment_pairs(cfg.model), source)
 
 
 def _preset(
     name: str, model: LSTMConfig, data: SpeechData, epochs: int, n_train: int,
     lr: float = 3e-4, top_k: int = 100, records: int = 200, eval_epochs: int = 1,
-) -> RunConfig:  # fmt: skip
+) -> Config:  # fmt: skip
     """AdamW wd 0.1, cosine 1 -> 0 over ``epochs``, evaluated every ``eval_epochs``."""
     per_epoch = n_train // data.batch_size
     steps = epochs * per_epoch
@@ -270,7 +99,7 @@ def _preset(
     return RunConfig("lstm-librispeech", name, model, data, optim, train, record)
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Appendix A.3: 50 epochs of train-clean-100 (891 steps each) = 44,550 steps.
     "paper": _preset("paper", LSTMConfig(vocab_size=VOCAB_SIZE), SpeechData(), 50, TRAIN_SIZE),
 }

@@ -5,7 +5,8 @@
 epochs, no weight decay, no augmentation. With ``labels="random"`` one fixed random
 permutation of the training labels is applied before the 90/10 train/validation split, so
 the validation labels are random too (the authors' code). The test split, evaluated only on
-the real CIFAR-10, always keeps its true labels.
+the real CIFAR-10, always keeps its true labels. The data lives in
+:mod:`specdyn.data.images`.
 
 The paper's observation: both runs reach zero training error, but with true labels the
 inner matrices end up of much lower effective rank than with random labels.
@@ -14,57 +15,32 @@ inner matrices end up of much lower effective rank than with random labels.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
+from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.errors import ConfigError
+from specdyn.data.batches import steps_per_epoch
+from specdyn.data.images import RandomLabelData, cifar_splits, relabelling
 from specdyn.models import mlp
 from specdyn.tasks.base import Experiment, Task
-from specdyn.tasks.batches import steps_per_epoch
-from specdyn.tasks.vgg16_cifar10 import CifarData, cifar_splits, classifier_functions
+from specdyn.tasks.common import classifier_functions
 
-LABELS = ("true", "random")
 PAPER_MODEL = mlp.MLPConfig()  # 3072 -> 256 -> 256 -> 256 -> 10
 
-
-@dataclass(frozen=True)
-class RandomLabelData(CifarData):
-    """CifarData plus labels: "true", or "random" (training labels permuted once, with
-    label_seed, before the train/validation split)."""
-
-    labels: str = "true"
-    label_seed: int = 0
+Config = RunConfig[mlp.MLPConfig, RandomLabelData]
 
 
-def permute_labels(y: Tensor, seed: int) -> Tensor:
-    """(N,) labels shuffled across examples by one seeded permutation: every example gets a
-    random label and the class counts are unchanged."""
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    return y[order]
-
-
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
+def build(cfg: Config, device: torch.device) -> Experiment:
     data = cfg.data
-    if data.labels not in LABELS:
-        raise ConfigError(f"unknown labels {data.labels!r}; known: {', '.join(LABELS)}")
-    random = data.labels == "random"
-    relabel = (lambda y: permute_labels(y, data.label_seed)) if random else None
+    relabel = relabelling(data)
     splits = cifar_splits(data, relabel)
-    torch.manual_seed(cfg.seed)
+    seeding.seed_initialisation(cfg.seed)
     model = mlp.MLP(cfg.model).to(device)
     loss, evaluate = classifier_functions(splits, data.batch_size, cfg.order_seed, device)
-    labels = "random train/val labels (one fixed permutation)" if random else "true labels"
+    labels = "true labels" if relabel is None else "random train/val labels (one fixed permutation)"
     return Experiment(
-        model,
-        loss,
-        evaluate,
-        mlp.alignment_pairs(cfg.model),
-        f"{splits.description}, {labels}",
-        figure_matrix=mlp.FIGURE_MATRIX,  # the middle of the network, as in Figure 8
-        figure_pair=mlp.FIGURE_PAIR,
+        model, loss, evaluate, mlp.alignment_pairs(cfg.model), f"{splits.description}, {labels}"
     )
 
 
@@ -76,7 +52,7 @@ def _preset(
     record_every: int,
     lr: float = 1e-3,
     model: mlp.MLPConfig = PAPER_MODEL,
-) -> RunConfig:
+) -> Config:
     """Appendix A.7's optimisation for ``epochs``; evaluated every epoch, recorded every
     ``record_every`` epochs."""
     per_epoch = steps_per_epoch(n_train, data.batch_size)  # drops the last partial batch
@@ -89,7 +65,7 @@ def _preset(
 # paper: 45,000 train images (90% of 50,000) -> 351 steps per epoch, 105,300 steps,
 # evaluated every epoch and recorded every 2 epochs (151 recorded steps).
 _PAPER = RandomLabelData()
-PRESETS = {
+PRESETS: dict[str, Config] = {
     "paper": _preset("paper", _PAPER, 45_000, 300, 2),
     "paper-random": _preset(
         "paper-random", dataclasses.replace(_PAPER, labels="random"), 45_000, 300, 2

@@ -12,126 +12,34 @@ N(0, I) start, where [-1, 1] would leave it a grey offset. Samples are clamped t
 There is no classification error here: "error" and "loss" are both the diffusion MSE of
 a split, evaluated with noise and timesteps drawn once (seeded), so every evaluation of the
 same weights gives the same number and runs with different seeds see the same noise.
+The data lives in :mod:`specdyn.data.diffusion`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data import DataError, dataset_root, load_fashion_mnist, load_mnist
-from specdyn.errors import ConfigError
+from specdyn.data.batches import batch_indices, steps_per_epoch
+from specdyn.data.diffusion import (
+    MNIST_TRAIN,
+    DiffusionData,
+    EvalSet,
+    describe_data,
+    eval_set,
+    load_images,
+    noise_for_step,
+    subset,
+)
 from specdyn.models import unet
 from specdyn.models.unet import UNet, UNetConfig
-from specdyn.tasks.base import Experiment, Task
-from specdyn.tasks.batches import batch_indices, steps_per_epoch
+from specdyn.tasks.base import Evaluation, Experiment, Task
 
-MNIST_TRAIN = 60_000
-DATA_SEED = 0  # the subsets: the same images for every run seed
-# Generator seeds of the diffusion noise, apart from each other and from batch_indices'
-# (seed * 1_000_003 + epoch): training (1 << 60) + seed * 1_000_000_007 + step; evaluation
-# (1 << 61) + split index, the same for every run seed.
-_TRAIN_NOISE, _EVAL_NOISE, _PER_SEED = 1 << 60, 1 << 61, 1_000_000_007
-SOURCES = ("real", "standin", "synthetic")
-
-
-@dataclass(frozen=True)
-class DiffusionData:
-    """source: "real" (MNIST from data_dir or the cache), "standin" (Fashion-MNIST) or
-    "synthetic" (uniform noise images, for tests). train_size: training images kept (0: all).
-    eval_size: images of each split whose diffusion loss is evaluated (0: the whole split).
-    timesteps, beta_low, beta_high: the noise schedule. n_samples: images generated at the end.
-    """
-
-    source: str = "real"
-    data_dir: str = ""
-    train_size: int = 0
-    eval_size: int = 0
-    batch_size: int = 128
-    timesteps: int = 1000
-    beta_low: float = 1e-5
-    beta_high: float = 5e-3
-    n_samples: int = 16
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """Fixed diffusion targets: images x0 (N, 1, H, W), steps t (N,), noise (N, 1, H, W)."""
-
-    x0: Tensor
-    t: Tensor
-    noise: Tensor
-
-
-def mnist_root(data_dir: str) -> Path:
-    """``data_dir``, or ~/.cache/specdyn/mnist filled by a verified download."""
-    cache = Path.home() / ".cache" / "specdyn" / "mnist"
-    return dataset_root("mnist", data_dir, cache, unpack=False)
-
-
-def load_mnist_from(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``load_mnist`` of ``data_dir`` (or of the cache), with a hint when files are missing."""
-    root = mnist_root(data_dir)
-    try:
-        return load_mnist(root)
-    except DataError as err:
-        raise DataError(f"{err} (--data-dir must name a folder of MNIST's IDX files)") from err
-
-
-def load_images(cfg: DiffusionData) -> tuple[dict[str, Tensor], str]:
-    """{"train": (N, 1, 28, 28), "val": (M, 1, 28, 28)} float in [0, 1], and their name."""
-    if cfg.source == "synthetic":
-        g = torch.Generator().manual_seed(DATA_SEED)
-        n_train, n_val = cfg.train_size or 256, cfg.eval_size or 64
-        images = {
-            s: torch.rand(n, 1, 28, 28, generator=g)
-            for s, n in (("train", n_train), ("val", n_val))
-        }
-        return images, "synthetic uniform-noise 28x28 images (generated)"
-    if cfg.source == "real":
-        splits, name = load_mnist_from(cfg.data_dir), "MNIST (val: its test split)"
-    elif cfg.source == "standin":
-        splits = load_fashion_mnist()
-        name = "Fashion-MNIST stand-in for MNIST (val: its test split)"
-    else:
-        raise ConfigError(f"unknown data source '{cfg.source}'; known: {', '.join(SOURCES)}")
-    # the test split is the held-out one: it is never trained on
-    images = {"train": _to_unit(splits["train"][0]), "val": _to_unit(splits["test"][0])}
-    return images, name
-
-
-def _to_unit(images: np.ndarray) -> Tensor:
-    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
-
-
-def subset(images: Tensor, n: int) -> Tensor:
-    """``n`` images (all when n is 0) chosen by a fixed permutation."""
-    if n == 0 or n >= len(images):
-        return images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(DATA_SEED))
-    return images[order[:n]]
-
-
-def eval_set(x0: Tensor, timesteps: int, stream: int) -> EvalSet:
-    """Uniform steps and Gaussian noise for ``x0``, drawn once from a fixed generator."""
-    g = torch.Generator().manual_seed(_EVAL_NOISE + stream)
-    t = torch.randint(0, timesteps, (len(x0),), generator=g)
-    return EvalSet(x0, t, torch.randn(x0.shape, generator=g))
-
-
-def noise_for_step(
-    n: int, shape: tuple[int, ...], timesteps: int, seed: int, step: int
-) -> tuple[Tensor, Tensor]:
-    """Steps (n,) and noise (n, *shape) of training step ``step``: a pure function of both."""
-    g = torch.Generator().manual_seed(_TRAIN_NOISE + seed * _PER_SEED + step)
-    t = torch.randint(0, timesteps, (n,), generator=g)
-    return t, torch.randn((n, *shape), generator=g)
+Config = RunConfig[UNetConfig, DiffusionData]
 
 
 @torch.no_grad()
@@ -140,18 +48,13 @@ def diffusion_mse(model: nn.Module, data: EvalSet, alphas_bar: Tensor, batch: in
     device = alphas_bar.device
     total = 0.0
     for i in range(0, len(data.x0), batch):
-        part = [v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise)]
-        total += unet.ddpm_loss(model, *part, alphas_bar).item() * len(part[0])
+        x0, t, noise = (v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise))
+        total += unet.ddpm_loss(model, x0, t, noise, alphas_bar).item() * len(x0)
     return total / len(data.x0)
 
 
-def describe_data(name: str, n_train: int, n_val: int) -> str:
-    """The run's ``data_source``: which images, how many, how scaled."""
-    return f"{name}, {n_train:,} train / {n_val:,} val images, pixels in [0, 1]"
-
-
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
-    torch.manual_seed(cfg.seed)
+def build(cfg: Config, device: torch.device) -> Experiment:
+    seeding.seed_initialisation(cfg.seed)
     d = cfg.data
     model = UNet(cfg.model).to(device)
     images, name = load_images(d)
@@ -171,7 +74,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         x0 = train_x[idx.to(device)]
         return unet.ddpm_loss(model, x0, t.to(device), noise.to(device), alphas_bar)
 
-    def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:
+    def evaluate(model: nn.Module) -> Evaluation:
         out = {}
         for split, data in evals.items():
             mse = diffusion_mse(model, data, alphas_bar)
@@ -179,7 +82,7 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         return out
 
     def artifacts(model: nn.Module) -> dict[str, Tensor]:
-        g = torch.Generator(device=device).manual_seed(cfg.seed)
+        g = seeding.sample_generator(cfg.seed, device)
         x = unet.sample(model, (d.n_samples, *train_x.shape[1:]), betas, g)
         return {"samples": x.clamp(0.0, 1.0).cpu()}  # (N, 1, 28, 28)
 
@@ -189,30 +92,28 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
         evaluate,
         unet.alignment_pairs(cfg.model),
         describe_data(name, len(train_x), len(evals["val"].x0)),
-        figure_matrix=unet.FIGURE_MATRIX,  # the 3rd convolution
-        figure_pair=unet.FIGURE_PAIR,  # 3rd -> 4th convolution, at the 4th's centre
-        error_label="diffusion MSE",
         artifacts=artifacts if d.n_samples > 0 else None,
     )
 
 
 def _preset(
-    name: str, data: DiffusionData, model: UNetConfig, epochs: int, every: int, **changes
-) -> RunConfig:
+    name: str, data: DiffusionData, model: UNetConfig, epochs: int, every: int, **changes: Any
+) -> Config:
     """AdamW lr 3e-4, weight decay 0, constant lr (Appendix A.2) for ``epochs`` epochs of
     ``data``; recorded every ``every`` steps, evaluated every ``eval_every`` (default the same).
     """
     per_epoch = steps_per_epoch(data.train_size or MNIST_TRAIN, data.batch_size)
     eval_every = changes.pop("eval_every", every)
     top_k = changes.pop("top_k", 100)
-    optim = OptimConfig(**({"name": "adamw", "lr": 3e-4, "weight_decay": 0.0} | changes))
+    appendix: dict[str, Any] = {"name": "adamw", "lr": 3e-4, "weight_decay": 0.0}
+    optim = OptimConfig(**(appendix | changes))
     train = TrainConfig(epochs * per_epoch, eval_every=eval_every, state_every=10 * eval_every)
     return RunConfig(
         "unet-mnist", name, model, data, optim, train, RecordConfig(every, top_k=top_k)
     )
 
 
-PRESETS = {
+PRESETS: dict[str, Config] = {
     # Appendix A.2: all 60,000 MNIST images, 100 epochs of 468 steps (46,800), recorded and
     # evaluated once an epoch, on the 10,000 test images and 10,000 fixed training images.
     "paper": _preset(

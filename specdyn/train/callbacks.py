@@ -46,7 +46,11 @@ def evaluate(fn: Callable[[nn.Module], Evaluation], when: Schedule) -> Callback:
 
 def record(recorder: Recorder) -> Callback:
     """Record spectra on the recorder's own schedule."""
-    return lambda state: recorder.step(state.step, state.model)
+
+    def callback(state: TrainState) -> None:
+        recorder.step(state.step, state.model)
+
+    return callback
 
 
 def checkpoint(when: Schedule) -> Callback:

@@ -17,8 +17,8 @@ from specdyn.record.schedule import Schedule
 from specdyn.store import layout
 from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
+from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
-from specdyn.tasks.registry import get_task
 from specdyn.train import callbacks as cb
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
@@ -33,7 +33,7 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
     """
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     try:
-        exp = get_task(cfg.task).build(cfg, device)
+        exp = registry.get_task(cfg.task).build(cfg, device)
         writer = writer or RunWriter(run_dir)
         check_same_config(run_dir, to_dict(cfg))
         optimizer = build_optimizer(exp.model, cfg.optim)
@@ -91,7 +91,7 @@ def _loop(
         if step > start or start == 0:  # a resumed step already ran its callbacks
             for call in calls:
                 call(state)
-            _show(bar, state, exp.error_label)
+            _show(bar, state)
         if step == steps:
             break
         with precision():
@@ -156,15 +156,12 @@ def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder, precision) -
     ]
 
 
-def _show(bar: tqdm, state: cb.TrainState, error_label: str) -> None:
-    """Step, loss and accuracy per split; the task's own rate when "error" means more."""
+def _show(bar: tqdm, state: cb.TrainState) -> None:
+    """Step, loss and error per split (the task's error: 1 - accuracy, CER, MSE, ...)."""
     if not state.last:
         return
-    shown = {"step": state.step}
+    shown: dict[str, object] = {"step": state.step}
     for split, values in state.last.items():
         shown[f"{split}_loss"] = f"{values['loss']:.3g}"
-        if error_label == "error":
-            shown[f"{split}_acc"] = f"{1 - values['error']:.3f}"
-        else:
-            shown[f"{split}_{error_label.split()[-1]}"] = f"{values['error']:.3g}"
+        shown[f"{split}_error"] = f"{values['error']:.3g}"
     bar.set_postfix(shown, refresh=False)

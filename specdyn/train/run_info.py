@@ -26,12 +26,6 @@ def describe(cfg: RunConfig, exp: Experiment, device: torch.device) -> dict:
     return to_dict(cfg) | {
         "hash": run_hash(cfg),
         "data_source": exp.data_source,
-        "figures": {
-            "matrix": exp.figure_matrix,
-            "pair": exp.figure_pair,
-            "rows": exp.figure_rows,
-            "error_label": exp.error_label,
-        },
         "environment": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
