@@ -33,7 +33,11 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     agreement = {m: run.agreement(m)[1][0].tolist() for m in run.matrices}
     return {
         "config": {k: v for k, v in run.config.items() if k not in SKIP_CONFIG},
-        "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()),
+        "files": sorted(  # .lock: the writer's lock file, not part of the record
+            str(p.relative_to(run_dir))
+            for p in run_dir.rglob("*")
+            if p.is_file() and p.name != ".lock"
+        ),
         "steps": run.steps.tolist(),
         "history": json.loads(run.history.to_json(orient="records")),
         "metrics": {f"{r.matrix}|{r.metric}": float(r.value) for r in last.itertuples()},
