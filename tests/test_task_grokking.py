@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import file_times
 
 from specdyn import open_run
 from specdyn.config import apply_overrides
@@ -30,9 +31,9 @@ def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     ranks = run.metrics.query("metric == 'normalized_effective_rank'")["value"]
     assert ranks.between(0, 1).all() and len(ranks) == 5 * len(run.matrices)
 
-    before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    before = file_times(run.path)
     train(task.PRESETS["tiny"], run.path, CPU, progress=False)  # finished: nothing changes
-    assert before == {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    assert before == file_times(run.path)
     assert all(p.stat().st_size > 0 for p in plot_run(run, tmp_path / "figures"))
 
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import file_times
 
 from specdyn import open_run
 from specdyn.config import to_dict
@@ -42,9 +43,9 @@ def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     assert all(r.endswith(".g") for r in rows[:-1])
     assert "random features" in run.config["data_source"]
 
-    before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    before = file_times(run.path)
     train(cfg, run.path, CPU, progress=False)  # finished: a rerun changes nothing
-    assert before == {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    assert before == file_times(run.path)
     assert all(p.stat().st_size > 0 for p in plot_run(run, tmp_path / "figures"))
 
 

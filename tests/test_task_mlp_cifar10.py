@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import file_times
 
 from specdyn import open_run
 from specdyn.data import images
@@ -37,9 +38,9 @@ def test_tiny_presets_end_to_end_and_compared(tmp_path, tiny_task_run):
     assert "true labels" in runs[0].config["data_source"]
     assert not runs[0].history.equals(run.history)
 
-    before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    before = file_times(run.path)
     train(random_cfg, run.path, CPU, progress=False)  # finished: a rerun changes nothing
-    assert before == {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    assert before == file_times(run.path)
 
     assert all(p.stat().st_size > 0 for p in plot_run(run, tmp_path / "figures"))
     figure = compare_runs(runs, tmp_path / "compare.png", ["true labels", "random labels"])

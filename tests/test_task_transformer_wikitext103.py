@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import file_times
 
 from specdyn import open_run
 from specdyn.config import to_dict
@@ -38,9 +39,9 @@ def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     rows = heatmap_rows(run)  # no pattern: every matrix but the per-head blocks
     assert "blocks.1.attn.in_proj_weight.q" in rows and not any(".h" in r for r in rows)
 
-    before = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    before = file_times(run.path)
     train(cfg, run.path, CPU, progress=False)  # finished: a rerun changes nothing
-    assert before == {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.is_file()}
+    assert before == file_times(run.path)
     assert all(p.stat().st_size > 0 for p in plot_run(run, tmp_path / "figures"))
 
 

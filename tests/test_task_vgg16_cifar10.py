@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import file_times
 
 from specdyn import open_run
 from specdyn.data import DataError
@@ -35,9 +36,9 @@ def test_tiny_preset_end_to_end(tmp_path, tiny_task_run):
     assert ranks.between(0, 1).all() and len(ranks) == 4 * 14
     assert np.isfinite(run.history[["loss", "error"]].to_numpy()).all()
 
-    before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.is_file()}
+    before = file_times(run_dir)
     train(cfg, run_dir, CPU, progress=False)  # finished: a rerun changes nothing
-    after = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.is_file()}
+    after = file_times(run_dir)
     assert before == after
 
     written = plot_run(open_run(run_dir), tmp_path / "figures")
