@@ -1,0 +1,51 @@
+"""``specdyn report RUN_OR_SWEEP...``: one self-contained interactive HTML report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from specdyn.errors import ConfigError, SpecdynError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="write an interactive HTML report of runs or sweeps")
+    p.add_argument("paths", type=Path, nargs="+", metavar="RUN_OR_SWEEP")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write")
+    p.add_argument("--allow-mixed", action="store_true", help="allow runs of different tasks")
+    p.add_argument("--watch", action="store_true", help="re-write the report until interrupted")
+    p.add_argument("--every", type=float, default=30.0, help="seconds between re-writes (--watch)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from specdyn.report import check_out, open_runs, write_report
+
+    if args.every <= 0:
+        raise ConfigError(f"--every must be a positive number of seconds, got {args.every}")
+    check_out(args.out)
+    runs = open_runs(args.paths, args.allow_mixed)
+    refresh = max(1, round(args.every)) if args.watch else None
+    print(write_report(runs, args.out, refresh), flush=True)
+    if args.watch:
+        watch(args, refresh)
+    return 0
+
+
+def watch(args, refresh: int | None, rounds: int | None = None) -> None:
+    """Re-read the runs and re-write the report every ``args.every`` seconds until Ctrl-C
+    (or ``rounds`` times); a failed refresh is reported and the next one tried."""
+    from specdyn.report import open_runs, write_report
+
+    done = 0
+    try:
+        while rounds is None or done < rounds:
+            time.sleep(args.every)
+            done += 1
+            try:
+                write_report(open_runs(args.paths, args.allow_mixed), args.out, refresh)
+            except (SpecdynError, OSError) as err:
+                print(f"specdyn: report not refreshed: {err}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print(f"specdyn: stopped watching; last report in {args.out}", file=sys.stderr)
