@@ -20,11 +20,12 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    from specdyn.report import check_out, open_runs, write_report
+    from specdyn.report import check_out, open_runs, plotly_js, write_report
 
     if args.every <= 0:
         raise ConfigError(f"--every must be a positive number of seconds, got {args.every}")
     check_out(args.out)
+    plotly_js()  # say now, not after reading every run, when plotly is missing
     runs = open_runs(args.paths, args.allow_mixed)
     refresh = max(1, round(args.every)) if args.watch else None
     print(write_report(runs, args.out, refresh), flush=True)

@@ -7,7 +7,15 @@ page     the self-contained HTML page (Plotly inlined once) and its atomic write
 static/  the page's template and its small JavaScript (figures built on selection)
 """
 
-from specdyn.report.page import check_out, render, report_data, write_report
+from specdyn.report.page import check_out, plotly_js, render, report_data, write_report
 from specdyn.report.sources import open_runs, run_folders
 
-__all__ = ["check_out", "open_runs", "render", "report_data", "run_folders", "write_report"]
+__all__ = [
+    "check_out",
+    "open_runs",
+    "plotly_js",
+    "render",
+    "report_data",
+    "run_folders",
+    "write_report",
+]

@@ -85,10 +85,18 @@ def series(steps: np.ndarray, values: np.ndarray) -> dict:
 
 
 def rounded(values: np.ndarray) -> list:
-    """Nested lists of ``values`` at DIGITS significant digits; NaN and Inf become None."""
+    """Nested lists of ``values`` at DIGITS significant digits, whole numbers as ints (the
+    shortest JSON); NaN and Inf become None."""
     array = np.asarray(values, dtype=np.float64)
-    flat = [float(f"{v:.{DIGITS}g}") if math.isfinite(v) else None for v in array.ravel().tolist()]
+    flat = [_short(v) for v in array.ravel().tolist()]
     return np.array(flat, dtype=object).reshape(array.shape).tolist()
+
+
+def _short(value: float) -> float | int | None:
+    if not math.isfinite(value):
+        return None
+    value = float(f"{value:.{DIGITS}g}")
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
 
 
 def _error_label(run: Run) -> str:

@@ -32,8 +32,6 @@ def report_data(runs: list[Run]) -> dict:
 
 def render(data: dict, title: str, refresh: int | None = None) -> str:
     """The HTML page; ``refresh``: seconds after which an open page reloads itself."""
-    from plotly.offline import get_plotlyjs  # plotly is the report extra
-
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
     app = "\n".join(_static(name) for name in SCRIPTS)
@@ -42,7 +40,7 @@ def render(data: dict, title: str, refresh: int | None = None) -> str:
     head, rest = page.split("@@DATA@@")
     middle, rest = rest.split("@@PLOTLY@@")
     middle_app, tail = rest.split("@@APP@@")
-    return "".join((head, payload, middle, get_plotlyjs(), middle_app, app, tail))
+    return "".join((head, payload, middle, plotly_js(), middle_app, app, tail))
 
 
 def write_report(runs: list[Run], out: Path, refresh: int | None = None) -> Path:
@@ -64,6 +62,17 @@ def check_out(out: Path) -> None:
         raise ConfigError(f"cannot write --out '{out}': '{parent}' is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write --out '{out}': '{parent}' is not writable")
+
+
+def plotly_js() -> str:
+    """Plotly's JavaScript bundle, from the installed ``plotly`` package (the report extra)."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        raise ConfigError(
+            "the report needs plotly: pip install 'specdyn[report]' (or pip install plotly)"
+        ) from None
+    return get_plotlyjs()
 
 
 def _static(name: str) -> str:

@@ -1,0 +1,171 @@
+"""The report's data, grouping, sources and bad input (the page itself: test_report_browser)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from specdyn.cli import report_cmd
+from specdyn.cli.main import main
+from specdyn.report import open_runs, render, report_data, run_folders
+from specdyn.report.collect import rounded
+from specdyn.report.groups import group_labels, group_runs
+from specdyn.store.reader import open_run
+
+
+def test_rounded_keeps_four_significant_digits_and_nulls_non_finite():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((40, 7)) * 10.0 ** rng.integers(-8, 8, (40, 7))
+    out = np.array(rounded(values), dtype=float)
+    assert out.shape == values.shape
+    np.testing.assert_allclose(out, values, rtol=5e-4, atol=0)
+    assert rounded(np.array([np.nan, np.inf, -np.inf, 0.0])) == [None, None, None, 0.0]
+    assert max(len(json.dumps(v)) for row in rounded(values) for v in row) <= 10  # -1.234e-05
+
+
+def test_report_data_holds_the_run_store(tiny_run):
+    run = open_run(tiny_run)
+    data = report_data([run])["runs"][0]
+    assert data["matrices"] == run.matrices and data["pairs"] == run.pairs
+    for matrix in run.matrices:
+        steps, values = run.singular_values(matrix)
+        assert data["sv"][matrix]["t"] == steps.tolist()
+        np.testing.assert_allclose(np.array(data["sv"][matrix]["v"]), values, rtol=5e-4)
+        steps, diag = run.agreement(matrix)
+        np.testing.assert_allclose(np.array(data["agree"][matrix]["v"]), diag, rtol=5e-4)
+    for pair in run.pairs:
+        np.testing.assert_allclose(
+            np.array(data["align"][pair]["v"]), run.alignment(pair)[1], rtol=5e-4
+        )
+    grid = data["metrics"]["normalized_effective_rank"]
+    last = run.metric_values("normalized_effective_rank")
+    for row, matrix in enumerate(grid["matrices"]):
+        assert math.isclose(grid["values"][row][-1], last[matrix], rel_tol=5e-4)
+    assert set(data["scores"]) == {"alignment", "agreement"} and data["diagnostics"] == {}
+    history = run.history[run.history["split"] == "val"]
+    np.testing.assert_allclose(data["history"]["val"]["loss"], history["loss"], rtol=5e-4)
+
+
+def test_extra_metric_rows_are_diagnostics(tiny_run, tmp_path):
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    table = pd.read_parquet(run_dir / "metrics.parquet")
+    extra = pd.DataFrame(
+        {"step": 20, "matrix": ["embed", "unembed"], "metric": "alpha", "value": [2.5, 4.0]}
+    )
+    pd.concat([table, extra]).to_parquet(run_dir / "metrics.parquet", index=False)
+    grid = report_data([open_run(run_dir)])["runs"][0]["diagnostics"]["alpha"]
+    assert grid == {"steps": [20], "matrices": ["embed", "unembed"], "values": [[2.5], [4.0]]}
+
+
+def _config(seed: int, wd: float, task: str = "grokking") -> dict:
+    return {"task": task, "preset": "cpu", "optim": {"weight_decay": wd}, "seed": seed,
+            "hash": f"h{seed}{wd}", "environment": {"written": str(seed)}}  # fmt: skip
+
+
+def test_runs_that_differ_only_by_seed_form_one_group():
+    configs = [_config(0, 1.0), _config(0, 0.1), _config(1, 1.0), _config(2, 1.0)]
+    groups = group_runs(configs)
+    assert groups == [[0, 2, 3], [1]]
+    labels = group_labels(configs, groups)
+    assert labels == ["weight_decay=1.0 (seeds 0, 1, 2)", "weight_decay=0.1 (seed 0)"]
+    assert group_labels(configs[:1], [[0]]) == ["grokking cpu (seed 0)"]
+    mixed = [_config(0, 1.0), _config(0, 1.0, "mlp-cifar10")]
+    expected = ["grokking cpu (seed 0)", "mlp-cifar10 cpu (seed 0)"]
+    assert group_labels(mixed, group_runs(mixed)) == expected
+
+
+def test_a_sweep_folder_lists_its_runs_once_in_order(tiny_run, tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(tiny_run, sweep / "b")
+    shutil.copytree(tiny_run, sweep / "a")
+    (sweep / "notes").mkdir()
+    assert run_folders(sweep) == [sweep / "a", sweep / "b"]  # no sweep.json: run subfolders
+    listing = {"task": "grokking", "points": [{"run": "b"}, {"run": str(sweep / "a")}]}
+    (sweep / "sweep.json").write_text(json.dumps(listing))
+    assert run_folders(sweep) == [sweep / "b", sweep / "a"]
+    runs = open_runs([sweep, sweep / "a"])
+    assert [r.path.name for r in runs] == ["b", "a"]
+
+
+def test_the_page_is_self_contained_with_plotly_once(tiny_run):
+    text = render(report_data([open_run(tiny_run)]), "t")
+    assert len(re.findall(r"plotly\.js v\d", text)) == 1
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", text)
+    payload = text.split('type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(payload)["runs"][0]["path"] == str(tiny_run)
+
+
+def _fail(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("specdyn: error: "), err
+    return err
+
+
+def test_a_folder_that_is_not_a_run_or_sweep_is_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.txt").write_text("not a run")
+    out = tmp_path / "r.html"
+    assert "not a run or sweep" in _fail(["report", str(empty), "--out", str(out)], capsys)
+    assert "no such folder" in _fail(["report", str(tmp_path / "nope"), "--out", str(out)], capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_runs_of_different_tasks_need_allow_mixed(tiny_run, tmp_path, capsys):
+    other = shutil.copytree(tiny_run, tmp_path / "other")
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps(config | {"task": "mlp-cifar10"}))
+    out = tmp_path / "r.html"
+    err = _fail(["report", str(tiny_run), str(other), "--out", str(out)], capsys)
+    assert "different tasks" in err and "--allow-mixed" in err and not out.exists()
+    assert main(["report", str(tiny_run), str(other), "--out", str(out), "--allow-mixed"]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_an_unwritable_out_is_one_line_and_writes_nothing(tiny_run, tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    _fail(["report", str(tiny_run), "--out", str(a_file / "r.html")], capsys)
+    _fail(["report", str(tiny_run), "--out", str(a_file / "deeper" / "r.html")], capsys)
+    assert "is a folder" in _fail(["report", str(tiny_run), "--out", str(tmp_path)], capsys)
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        _fail(["report", str(tiny_run), "--out", str(locked / "r.html")], capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] + (
+        [] if os.geteuid() == 0 else ["locked"]
+    )
+    assert a_file.read_text() == "x"
+
+
+def test_watch_rewrites_the_report_atomically(tiny_run, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert main(["report", str(tiny_run), "--out", str(out), "--every", "7"]) == 0
+    assert 'http-equiv="refresh"' not in out.read_text()
+    args = argparse.Namespace(paths=[tiny_run], out=out, allow_mixed=False, every=0.01)
+    before = out.stat().st_mtime_ns
+    report_cmd.watch(args, refresh=7, rounds=2)
+    assert out.stat().st_mtime_ns > before
+    assert '<meta http-equiv="refresh" content="7">' in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temporary left
+
+
+def test_watch_reports_a_failed_refresh_and_goes_on(tiny_run, tmp_path, capsys):
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    out = tmp_path / "r.html"
+    args = argparse.Namespace(paths=[run_dir], out=out, allow_mixed=False, every=0.01)
+    (run_dir / "config.json").write_text("{broken")
+    report_cmd.watch(args, refresh=None, rounds=1)
+    assert "report not refreshed" in capsys.readouterr().err and not out.exists()
+
+
+def test_every_must_be_positive(tiny_run, tmp_path, capsys):
+    _fail(["report", str(tiny_run), "--out", str(tmp_path / "r.html"), "--every", "0"], capsys)
