@@ -35,7 +35,8 @@
       state[key] = node.value;
       location.hash = new URLSearchParams(state).toString();
       if (key === "view") units = SD.units(DATA, state.view);
-      RENDER[key].forEach((f) => f());
+      window.specdynReady = false;
+      Promise.all(RENDER[key].map((f) => f())).then(() => { window.specdynReady = true; });
     });
     return el("label", {}, [key === "limit" ? "values " : key + " ", node]);
   }

@@ -1,0 +1,141 @@
+"""The report in a real browser: Debian's headless Chromium, driven by Playwright.
+
+Skipped only when no Chromium binary is installed (``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from specdyn.report import open_runs, write_report
+from specdyn.store.reader import open_run
+from specdyn.tasks import get_preset
+from specdyn.train import train
+
+CHROMIUM = os.environ.get("SPECDYN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(),
+    reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set SPECDYN_CHROMIUM)",
+)
+# One run's plots: loss, error, singular values, effective rank, alignment diagonal and
+# score line, alignment scores, agreement diagonal and score line, agreement scores.
+PANELS = 10
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+def _open(browser: Browser, html: Path) -> tuple[Page, list[str]]:
+    """The report opened from disk, fully drawn; the console errors it logged."""
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html.as_uri())
+    page.wait_for_function("window.specdynReady === true", timeout=60_000)
+    return page, errors
+
+
+@pytest.fixture(scope="module")
+def one_run(browser, tiny_run, tmp_path_factory) -> Iterator[tuple[Page, list[str]]]:
+    html = write_report(open_runs([tiny_run]), tmp_path_factory.mktemp("report") / "r.html")
+    page, errors = _open(browser, html)
+    yield page, errors
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def two_seeds(browser, tiny_run, tmp_path_factory) -> Iterator[tuple[Page, list[Path]]]:
+    seed1 = tmp_path_factory.mktemp("runs") / "seed1"
+    cfg = get_preset("grokking", "tiny")
+    train(dataclasses.replace(cfg, seed=1), seed1, torch.device("cpu"), progress=False)
+    html = write_report(open_runs([tiny_run, seed1]), seed1.parent / "r.html")
+    page, errors = _open(browser, html)
+    assert errors == []
+    yield page, [tiny_run, seed1]
+    page.close()
+
+
+def _plots(page: Page, box: str = "") -> list[dict]:
+    """Per plot: its traces' kinds, trace elements drawn, and the SVG's size."""
+    return page.evaluate(
+        """box => Array.from(document.querySelectorAll(box + " .panel-plot")).map(div => {
+            const svg = div.querySelector("svg.main-svg"), r = svg && svg.getBoundingClientRect();
+            return {types: div.data.map(t => t.type), fills: div.data.filter(t => t.fill).length,
+                    drawn: div.querySelectorAll("g.trace path, g.hm image, g.trace.bars").length,
+                    width: r ? r.width : 0, height: r ? r.height : 0};
+        })""",
+        box,
+    )
+
+
+def _choose(page: Page, control: str, value: str) -> None:
+    page.select_option(f"#select-{control}", value)
+    page.wait_for_function("window.specdynReady === true")
+
+
+def test_the_report_logs_no_console_errors(one_run):
+    page, errors = one_run
+    assert errors == []
+    assert page.evaluate("document.body.dataset.ready") == "1"
+
+
+def test_every_panel_is_drawn(one_run):
+    page, _ = one_run
+    plots = _plots(page)
+    assert len(plots) == PANELS and page.locator(".panel-note").count() == 0
+    for plot in plots:
+        assert plot["drawn"] > 0 and plot["width"] > 100 and plot["height"] > 100, plot
+    heatmaps = sum(p["types"] == ["heatmap"] for p in plots)
+    assert heatmaps == 5  # effective rank, two diagonals, two score grids
+
+
+def test_choosing_another_matrix_redraws_its_singular_values(one_run, tiny_run):
+    page, errors = one_run
+    run = open_run(tiny_run)
+    shown = page.eval_on_selector("#select-matrix", "s => s.value")
+    other = next(m for m in run.matrices if m != shown)
+    before = page.evaluate("document.querySelector('#sv .panel-plot').data.map(t => t.y)")
+    _choose(page, "matrix", other)
+    after = page.evaluate("document.querySelector('#sv .panel-plot').data.map(t => t.y)")
+    assert after != before
+    _, values = run.singular_values(other)  # traces run from the smallest value to the largest
+    np.testing.assert_allclose(np.array(after)[::-1].T, values, rtol=5e-4)
+    agreement = page.evaluate("document.querySelector('#agree-diag .panel-plot').data[0].z")
+    np.testing.assert_allclose(np.array(agreement).T, run.agreement(other)[1], rtol=5e-4)
+    assert other in page.evaluate("location.hash") and errors == []
+
+
+def test_choosing_another_pair_redraws_its_alignment(one_run, tiny_run):
+    page, errors = one_run
+    run = open_run(tiny_run)
+    _choose(page, "pair", run.pairs[-1])
+    z = page.evaluate("document.querySelector('#align-diag .panel-plot').data[0].z")
+    np.testing.assert_allclose(np.array(z).T, run.alignment(run.pairs[-1])[1], rtol=5e-4)
+    assert errors == []
+
+
+def test_seeds_are_one_panel_with_mean_and_std_bands(two_seeds):
+    page, runs = two_seeds
+    plots = _plots(page, "#sv")
+    assert len(plots) == 1 and plots[0]["fills"] > 0
+    matrix = page.eval_on_selector("#select-matrix", "s => s.value")
+    values = np.stack([open_run(r).singular_values(matrix)[1] for r in runs])
+    mean = page.evaluate("document.querySelector('#sv .panel-plot').data.at(-1).y")
+    np.testing.assert_allclose(mean, values[:, :, 0].mean(axis=0), rtol=1e-3)
+    _choose(page, "view", "each")
+    assert len(_plots(page, "#sv")) == 2 and _plots(page, "#sv")[0]["fills"] == 0
