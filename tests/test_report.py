@@ -15,19 +15,35 @@ import pandas as pd
 from specdyn.cli import report_cmd
 from specdyn.cli.main import main
 from specdyn.report import open_runs, render, report_data, run_folders
-from specdyn.report.collect import rounded
+from specdyn.report.collect import fixed
 from specdyn.report.groups import group_labels, group_runs
+from specdyn.report.page import unpacked
 from specdyn.store.reader import open_run
 
 
-def test_rounded_keeps_four_significant_digits_and_nulls_non_finite():
+def _floats(fx: dict) -> np.ndarray:
+    """A fixed-point array {e, q} as floats (NaN where null)."""
+    q = np.array(fx["q"], dtype=object)
+    return np.where(q == None, np.nan, q).astype(float) * 10.0 ** fx["e"]  # noqa: E711
+
+
+def _close(fx: dict, expected: np.ndarray) -> None:
+    """Fixed point keeps 4 significant digits of the largest magnitude."""
+    expected = np.asarray(expected, dtype=float)
+    atol = 5.01e-4 * np.nanmax(np.abs(expected))
+    np.testing.assert_allclose(_floats(fx), expected, rtol=0, atol=atol)
+
+
+def test_fixed_point_keeps_four_digits_of_the_largest_value():
     rng = np.random.default_rng(0)
-    values = rng.standard_normal((40, 7)) * 10.0 ** rng.integers(-8, 8, (40, 7))
-    out = np.array(rounded(values), dtype=float)
-    assert out.shape == values.shape
-    np.testing.assert_allclose(out, values, rtol=5e-4, atol=0)
-    assert rounded(np.array([np.nan, np.inf, -np.inf, 0.0])) == [None, None, None, 0.0]
-    assert max(len(json.dumps(v)) for row in rounded(values) for v in row) <= 10  # -1.234e-05
+    for scale in 10.0 ** np.arange(-9, 9):
+        values = rng.standard_normal((6, 5)) * scale
+        fx = fixed(values)
+        _close(fx, values)
+        assert 1000 <= np.abs(np.array(fx["q"])).max() <= 9999
+        assert max(len(json.dumps(v)) for row in fx["q"] for v in row) <= 5  # -9999
+    assert fixed(np.array([np.nan, np.inf, 0.25, 0.0])) == {"e": -4, "q": [None, None, 2500, 0]}
+    assert fixed(np.zeros((2, 0))) == {"e": 0, "q": [[], []]}
 
 
 def test_report_data_holds_the_run_store(tiny_run):
@@ -37,20 +53,17 @@ def test_report_data_holds_the_run_store(tiny_run):
     for matrix in run.matrices:
         steps, values = run.singular_values(matrix)
         assert data["sv"][matrix]["t"] == steps.tolist()
-        np.testing.assert_allclose(np.array(data["sv"][matrix]["v"]), values, rtol=5e-4)
-        steps, diag = run.agreement(matrix)
-        np.testing.assert_allclose(np.array(data["agree"][matrix]["v"]), diag, rtol=5e-4)
+        _close(data["sv"][matrix]["v"], values)
+        _close(data["agree"][matrix]["v"], run.agreement(matrix)[1])
     for pair in run.pairs:
-        np.testing.assert_allclose(
-            np.array(data["align"][pair]["v"]), run.alignment(pair)[1], rtol=5e-4
-        )
+        _close(data["align"][pair]["v"], run.alignment(pair)[1])
     grid = data["metrics"]["normalized_effective_rank"]
     last = run.metric_values("normalized_effective_rank")
     for row, matrix in enumerate(grid["matrices"]):
-        assert math.isclose(grid["values"][row][-1], last[matrix], rel_tol=5e-4)
+        assert math.isclose(_floats(grid["values"][row])[-1], last[matrix], rel_tol=5e-4)
     assert set(data["scores"]) == {"alignment", "agreement"} and data["diagnostics"] == {}
     history = run.history[run.history["split"] == "val"]
-    np.testing.assert_allclose(data["history"]["val"]["loss"], history["loss"], rtol=5e-4)
+    _close(data["history"]["val"]["loss"], history["loss"])
 
 
 def test_extra_metric_rows_are_diagnostics(tiny_run, tmp_path):
@@ -61,7 +74,8 @@ def test_extra_metric_rows_are_diagnostics(tiny_run, tmp_path):
     )
     pd.concat([table, extra]).to_parquet(run_dir / "metrics.parquet", index=False)
     grid = report_data([open_run(run_dir)])["runs"][0]["diagnostics"]["alpha"]
-    assert grid == {"steps": [20], "matrices": ["embed", "unembed"], "values": [[2.5], [4.0]]}
+    assert grid["steps"] == [20] and grid["matrices"] == ["embed", "unembed"]
+    assert [_floats(row).tolist() for row in grid["values"]] == [[2.5], [4.0]]
 
 
 def _config(seed: int, wd: float, task: str = "grokking") -> dict:
@@ -95,11 +109,16 @@ def test_a_sweep_folder_lists_its_runs_once_in_order(tiny_run, tmp_path):
 
 
 def test_the_page_is_self_contained_with_plotly_once(tiny_run):
-    text = render(report_data([open_run(tiny_run)]), "t")
-    assert len(re.findall(r"plotly\.js v\d", text)) == 1
-    assert not re.search(r"<(script|link)[^>]+(src|href)=", text)
-    payload = text.split('type="application/json">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(payload)["runs"][0]["path"] == str(tiny_run)
+    data = report_data([open_run(tiny_run)])
+    text = render(data, "t")
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)
+    packed = dict(
+        re.findall(r'<script id="([\w-]+)" type="application/gzip\+base64">([^<]*)<', text)
+    )
+    assert set(packed) == {"specdyn-data", "plotly-js"}
+    assert json.loads(unpacked(packed["specdyn-data"])) == json.loads(json.dumps(data))
+    assert re.match(r"/\*\*?\s*\*? ?plotly\.js v\d", unpacked(packed["plotly-js"]))
+    assert "plotly.js v" not in text  # inlined once: only in the packed bundle
 
 
 def _fail(argv: list[str], capsys) -> str:

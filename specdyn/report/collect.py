@@ -1,6 +1,8 @@
 """A run store as compact, JSON-ready data: every table and series the report draws.
 
-Floats are rounded to a few significant digits (plots need no more) and NaN becomes null.
+Numbers are shipped in fixed point: an array becomes ``{"e": e, "q": ints}`` with values
+``q * 10**e`` (``e`` chosen so the largest magnitude keeps DIGITS significant digits: plots
+need no more) and null where a value is not finite; the page decodes them once.
 Runs are read only through the Run API and the figure-choice helpers of ``figures.panels``.
 """
 
@@ -16,7 +18,7 @@ from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
 from specdyn.record.recorder import SCALARS
 from specdyn.store.reader import Run
 
-DIGITS = 4  # significant digits kept for every float
+DIGITS = 4  # significant digits of the largest value of each array
 SUMMARIES = ("alignment", "agreement")  # score rows of pairs (Eq. 4) and matrices (Eq. 5)
 STANDARD = (*SCALARS, *SUMMARIES)
 HISTORY_KEYS = ("step", "split")
@@ -42,8 +44,8 @@ def run_data(run: Run) -> dict:
         "metrics": metric_grids(run.metrics, [m for m in SCALARS if m in metric_names]),
         "scores": metric_grids(run.metrics, [m for m in SUMMARIES if m in metric_names]),
         "diagnostics": metric_grids(run.metrics, [m for m in metric_names if m not in STANDARD]),
-        "sv": {m: series(*run.singular_values(m)) for m in matrices},
-        "align": {p: series(*run.alignment(p)) for p in pairs},
+        "sv": {m: series(*v) for m, v in run.all_singular_values().items()},
+        "align": {p: series(*v) for p, v in run.all_alignments().items()},
         "agree": (
             {m: series(*run.agreement(m)) for m in matrices}
             if "agreement" in metric_names
@@ -60,12 +62,13 @@ def history_data(history: pd.DataFrame) -> dict[str, dict[str, list]]:
         out[str(split)] = {"step": rows["step"].astype(int).tolist()}
         for column in columns:
             values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-            out[str(split)][str(column)] = rounded(values)
+            out[str(split)][str(column)] = fixed(values)
     return out
 
 
 def metric_grids(table: pd.DataFrame, names: Iterable[str]) -> dict[str, dict]:
-    """metric -> {steps, matrices, values[matrix][step]} (null where not recorded)."""
+    """metric -> {steps, matrices, values: one fixed-point row per matrix (null where the
+    step was not recorded)}."""
     grids = {}
     for name in names:
         rows = table[table["metric"] == name]
@@ -74,29 +77,26 @@ def metric_grids(table: pd.DataFrame, names: Iterable[str]) -> dict[str, dict]:
         grids[name] = {
             "steps": [int(s) for s in grid.columns],
             "matrices": [str(m) for m in grid.index],
-            "values": rounded(grid.to_numpy(dtype=float)),
+            "values": [fixed(row) for row in grid.to_numpy(dtype=float)],
         }
     return grids
 
 
 def series(steps: np.ndarray, values: np.ndarray) -> dict:
-    """A recorded series: steps (T,) and values (T, k) as rounded lists."""
-    return {"t": [int(s) for s in steps], "v": rounded(values)}
+    """A recorded series: steps (T,) and values (T, k) in fixed point."""
+    return {"t": [int(s) for s in steps], "v": fixed(values)}
 
 
-def rounded(values: np.ndarray) -> list:
-    """Nested lists of ``values`` at DIGITS significant digits, whole numbers as ints (the
-    shortest JSON); NaN and Inf become None."""
+def fixed(values: np.ndarray) -> dict:
+    """``values`` as {"e": e, "q": nested ints} with values ~ q * 10**e; None where NaN/Inf."""
     array = np.asarray(values, dtype=np.float64)
-    flat = [_short(v) for v in array.ravel().tolist()]
-    return np.array(flat, dtype=object).reshape(array.shape).tolist()
-
-
-def _short(value: float) -> float | int | None:
-    if not math.isfinite(value):
-        return None
-    value = float(f"{value:.{DIGITS}g}")
-    return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    finite = np.isfinite(array)
+    top = float(np.abs(array[finite]).max()) if finite.any() else 0.0
+    e = math.floor(math.log10(top)) - (DIGITS - 1) if top > 0 else 0
+    q = np.rint(np.where(finite, array, 0.0) / 10.0**e).astype(np.int64)
+    if finite.all():
+        return {"e": e, "q": q.tolist()}
+    return {"e": e, "q": np.where(finite, q.astype(object), None).tolist()}
 
 
 def _error_label(run: Run) -> str:

@@ -1,7 +1,6 @@
 // specdyn report: controls, sections and drawing. Figures are built only when shown.
 "use strict";
-(function () {
-  const DATA = JSON.parse(document.getElementById("specdyn-data").textContent);
+SD.start = function (DATA) {
   const RUNS = DATA.runs;
   const PLOTLY_CONFIG = {displaylogo: false, responsive: true};
   const MATRICES = SD.union(RUNS.map((r) => r.matrices));
@@ -178,4 +177,4 @@
     window.specdynReady = true;
     document.body.dataset.ready = "1";
   });
-})();
+};

@@ -6,6 +6,21 @@ SD.COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
              "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 SD.DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
 
+// Fixed-point arrays {e, q} (values q * 10^e) back to floats, everywhere in the data.
+SD.decode = function (x) {
+  if (Array.isArray(x)) return x.map(SD.decode);
+  if (x === null || typeof x !== "object") return x;
+  const keys = Object.keys(x);
+  if (keys.length === 2 && "e" in x && "q" in x) {
+    const f = x.e < 0 ? (v) => v / Math.pow(10, -x.e) : (v) => v * Math.pow(10, x.e);
+    const unfix = (q) => (Array.isArray(q) ? q.map(unfix) : q === null ? null : f(q));
+    return unfix(x.q);
+  }
+  const out = {};
+  keys.forEach((k) => { out[k] = SD.decode(x[k]); });
+  return out;
+};
+
 SD.union = function (lists) {
   const seen = new Set(), out = [];
   for (const list of lists) for (const x of list) if (!seen.has(x)) { seen.add(x); out.push(x); }

@@ -1,0 +1,108 @@
+"""Size and open time of ``specdyn report`` for the largest cpu run's shape (LSTM).
+
+    python benchmarks/report_size.py [--out DIR] [--records 100] [--opens 3] [RUN ...]
+
+Without RUN, makes a synthetic run store of the lstm-librispeech ``cpu`` preset's shape:
+its model (3 bidirectional layers of 64 units: 61 matrices, up to 64 singular values
+each) built without its data, ``--records`` recorded steps of perturbed weights written by
+the real Recorder, a history per split and the agreement. Then writes the report, and opens
+it ``--opens`` times from disk in headless Chromium (``/usr/bin/chromium``), timing each
+open from navigation to every panel drawn. Prints a Markdown table row per report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from specdyn.models.lstm import SpeechLSTM, alignment_pairs
+from specdyn.record import Recorder, Schedule
+from specdyn.report import open_runs, write_report
+from specdyn.store.writer import RunWriter
+from specdyn.tasks import get_preset
+from specdyn.tasks.base import Experiment
+from specdyn.tasks.lstm_librispeech import figure_names
+from specdyn.train.run_info import describe
+
+
+def synthetic_lstm_run(path: Path, records: int) -> Path:
+    """A run store of the LSTM cpu preset's shape: real recorder, perturbed weights."""
+    cfg = get_preset("lstm-librispeech", "cpu")
+    torch.manual_seed(0)
+    model = SpeechLSTM(cfg.model)
+    matrix, pair = figure_names(cfg.model)
+    exp = Experiment(model, lambda m, s: torch.zeros(()), lambda m: {}, alignment_pairs(cfg.model),
+                     "synthetic: perturbed weights, no data", figure_matrix=matrix,
+                     figure_pair=pair, figure_rows=r"\.g$|^fc$", error_label="CER")  # fmt: skip
+    writer = RunWriter(path)
+    writer.write_config(describe(cfg, exp, torch.device("cpu")))
+    every = 10
+    recorder = Recorder(writer, Schedule(every=every, last=records * every), exp.pairs)
+    drift = {n: torch.randn_like(p) for n, p in model.named_parameters() if p.ndim >= 2}
+    for i in range(records + 1):
+        step = i * every
+        recorder.step(step, model)
+        writer.history.add([_history_row(step, split, 0.97**i * f) for split, f in SPLITS])
+        writer.history.flush()
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name in drift:
+                    p.mul_(0.995).add_(0.002 * drift[name] + 0.004 * torch.randn_like(p))
+    recorder.finish()
+    return path
+
+
+SPLITS = (("train", 1.0), ("val", 1.1))
+
+
+def _history_row(step: int, split: str, level: float) -> dict:
+    return {"step": step, "split": split, "loss": 3.0 * level, "error": min(1.0, level),
+            "wer": min(1.0, 1.5 * level)}  # fmt: skip
+
+
+def open_times(html: Path, opens: int) -> list[float]:
+    """Seconds from navigation to every panel drawn, one per fresh page."""
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        for _ in range(opens):
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            start = time.perf_counter()
+            page.goto(html.as_uri())
+            page.wait_for_function("window.specdynReady === true", timeout=120_000)
+            times.append(time.perf_counter() - start)
+            page.close()
+        browser.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="report-")))
+    parser.add_argument("--records", type=int, default=100)
+    parser.add_argument("--opens", type=int, default=3)
+    args = parser.parse_args()
+    runs = args.runs or [synthetic_lstm_run(args.out / "lstm-synthetic", args.records)]
+    start = time.perf_counter()
+    html = write_report(open_runs(runs), args.out / "report.html")
+    write_s = time.perf_counter() - start
+    times = open_times(html, args.opens)
+    size = html.stat().st_size / 1e6
+    each = ", ".join(f"{t:.2f}" for t in times)
+    print(f"| runs | file size | write | open (median of {args.opens}) |")
+    print("|---|---|---|---|")
+    print(f"| {', '.join(r.name for r in runs)} | {size:.2f} MB | {write_s:.1f} s ", end="")
+    print(f"| {statistics.median(times):.2f} s ({each}) |")
+    print(html)
+
+
+if __name__ == "__main__":
+    main()
