@@ -7,7 +7,8 @@ its model (3 bidirectional layers of 64 units: 61 matrices, up to 64 singular va
 each) built without its data, ``--records`` recorded steps of perturbed weights written by
 the real Recorder, a history per split and the agreement. Then writes the report, and opens
 it ``--opens`` times from disk in headless Chromium (``/usr/bin/chromium``), timing each
-open from navigation to every panel drawn. Prints a Markdown table row per report.
+open from navigation to every panel drawn (wall time, and the CPU time of the browser's
+processes meanwhile). Prints a Markdown table row and the page's own milestones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import torch
 
 from specdyn.models.lstm import SpeechLSTM, alignment_pairs
@@ -65,22 +67,37 @@ def _history_row(step: int, split: str, level: float) -> dict:
             "wer": min(1.0, 1.5 * level)}  # fmt: skip
 
 
-def open_times(html: Path, opens: int) -> list[float]:
-    """Seconds from navigation to every panel drawn, one per fresh page."""
+def open_times(html: Path, opens: int) -> list[tuple[float, float, dict]]:
+    """Per fresh page: seconds from navigation to every panel drawn, CPU seconds the
+    browser's processes spent meanwhile (less sensitive to a shared machine), and the
+    page's own milestones (ms since navigation)."""
     from playwright.sync_api import sync_playwright
 
-    times = []
+    results = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium")
         for _ in range(opens):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            start = time.perf_counter()
+            cpu, start = _browser_cpu(), time.perf_counter()
             page.goto(html.as_uri())
             page.wait_for_function("window.specdynReady === true", timeout=120_000)
-            times.append(time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - start, _browser_cpu() - cpu
+            results.append((wall, cpu, page.evaluate("window.specdynTimes")))
             page.close()
         browser.close()
-    return times
+    return results
+
+
+def _browser_cpu() -> float:
+    """User + system CPU seconds of every process this one started (the browser's)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def main() -> None:
@@ -94,13 +111,17 @@ def main() -> None:
     start = time.perf_counter()
     html = write_report(open_runs(runs), args.out / "report.html")
     write_s = time.perf_counter() - start
-    times = open_times(html, args.opens)
+    results = open_times(html, args.opens)
+    wall = statistics.median(r[0] for r in results)
+    cpu = statistics.median(r[1] for r in results)
     size = html.stat().st_size / 1e6
-    each = ", ".join(f"{t:.2f}" for t in times)
-    print(f"| runs | file size | write | open (median of {args.opens}) |")
+    names = ", ".join(r.name for r in runs)
+    print(f"| runs | file size | write | open: wall (CPU), median of {args.opens} |")
     print("|---|---|---|---|")
-    print(f"| {', '.join(r.name for r in runs)} | {size:.2f} MB | {write_s:.1f} s ", end="")
-    print(f"| {statistics.median(times):.2f} s ({each}) |")
+    print(f"| {names} | {size:.2f} MB | {write_s:.1f} s | {wall:.2f} s ({cpu:.2f} s CPU) |")
+    for wall, cpu, milestones in results:
+        steps = ", ".join(f"{k} {v:.0f}" for k, v in milestones.items())
+        print(f"open {wall:.2f} s, browser CPU {cpu:.2f} s; ms: {steps}")
     print(html)
 
 

@@ -145,3 +145,14 @@ def test_seeds_are_one_panel_with_mean_and_std_bands(two_seeds):
     _close(mean, values[:, :, 0].mean(axis=0), digits=3)  # the mean of two rounded runs
     _choose(page, "view", "each")
     assert len(_plots(page, "#sv")) == 2 and _plots(page, "#sv")[0]["fills"] == 0
+
+
+def test_a_run_that_has_not_recorded_yet_opens_with_notes(browser, tiny_run, tmp_path):
+    started = tmp_path / "started"  # as a run folder is before its first record
+    started.mkdir()
+    shutil.copy(tiny_run / "config.json", started / "config.json")
+    page, errors = _open(browser, write_report(open_runs([started]), tmp_path / "r.html"))
+    notes = page.locator(".panel-note").all_inner_texts()
+    assert errors == [] and _plots(page) == [] and len(notes) == PANELS
+    assert any("nothing recorded yet" in note for note in notes)
+    page.close()

@@ -28,8 +28,9 @@ SD.start = function (DATA) {
   function select(key, options, labels) {
     const node = el("select", {id: "select-" + key, "aria-label": key});
     options.forEach((o, i) => node.append(el("option", {value: o}, [labels ? labels[i] : o])));
+    if (!options.length) node.append(el("option", {value: ""}, ["none recorded yet"]));
     if (!options.includes(state[key])) state[key] = options[0];
-    node.value = state[key];
+    node.value = options.length ? state[key] : "";
     node.addEventListener("change", () => {
       state[key] = node.value;
       location.hash = new URLSearchParams(state).toString();
@@ -67,7 +68,11 @@ SD.start = function (DATA) {
   function orNote(fig, note) { return fig ? {fig: fig} : {note: note}; }
 
   function perUnit(build, note) {
-    return units.map((u) => orNote(build(u), u.label + ": " + note));
+    return units.map((u) => {
+      const recorded = u.runs.some((r) => r.matrices.length);
+      const text = !recorded ? "nothing recorded yet" : typeof note === "function" ? note(u) : note;
+      return orNote(build(u), u.label + ": " + text);
+    });
   }
 
   function rowsOf(u) {
@@ -81,8 +86,9 @@ SD.start = function (DATA) {
     const error = SD.fig.curves(units, ["error", ...extra], label[0].toUpperCase() +
                                 label.slice(1), false);
     error.layout.yaxis.title.text = label;
-    return draw("curves", [orNote(SD.fig.curves(units, ["loss"], "Loss", true), "no history"),
-                           orNote(error.data.length ? error : null, "no history")]);
+    const loss = SD.fig.curves(units, ["loss"], "Loss", true);
+    return draw("curves", [orNote(loss.data.length ? loss : null, "no history yet"),
+                           orNote(error.data.length ? error : null, "no history yet")]);
   }
 
   function renderSV() {
@@ -99,20 +105,25 @@ SD.start = function (DATA) {
     }, "nothing recorded yet"));
   }
 
+  // Eq. 3 (pairs) or Eq. 5 (matrices): the chosen one's diagonal per unit, its score over
+  // steps (units overlaid), and every pair's or matrix's score per unit.
   function renderPairs(kind, key, field, diagTitle) {
+    const late = (u) => kind === "agreement" && u.runs.every((r) => !r.agree);
+    const missing = (what) => (u) => (late(u) ? "no agreement yet (written when the run " +
+                                      "finishes)" : what);
     const diag = perUnit((u) => {
       const s = SD.unitSeries(u, field, key);
       return s ? SD.fig.diagonal(s, u.label + ": " + key) : null;
-    }, kind === "alignment" ? "pair '" + key + "' not recorded" : "no agreement yet " +
-       "(written when the run finishes)");
+    }, missing("'" + key + "' not recorded"));
     const lines = SD.fig.scoreLines(units, "scores", kind, key, diagTitle + ": " + key);
     const grids = perUnit((u) => {
       const rows = kind === "alignment" ? SD.union(u.runs.map((r) => r.pairs)) : rowsOf(u);
       const grid = SD.unitGrid(u, "scores", kind, rows);
       return grid && grid.steps.length ? SD.fig.heatmap(grid, u.label, [0, 1], "Viridis") : null;
-    }, "no " + kind + " scores");
+    }, missing("no " + kind + " scores"));
     const prefix = kind === "alignment" ? "align" : "agree";
-    return Promise.all([draw(prefix + "-diag", [...diag, orNote(lines, "no " + kind + " scores")]),
+    const linesNote = units.some(late) ? missing("")(units[0]) : "no " + kind + " scores";
+    return Promise.all([draw(prefix + "-diag", [...diag, orNote(lines, linesNote)]),
                         draw(prefix + "-score", grids)]);
   }
 
@@ -170,10 +181,17 @@ SD.start = function (DATA) {
     }
   }
 
+  function timed(name, render) {  // ms each section takes to draw, for benchmarks
+    const start = performance.now(), done = render();
+    window.specdynTimes[name] = performance.now() - start;
+    return done;
+  }
+
   build();
-  Promise.all([renderCurves(), renderSV(), renderRank(), renderAlign(), renderAgree(),
-               renderDiagnostics()]).then(() => {
-    window.specdynRenderMs = performance.now();
+  Promise.all([timed("curves", renderCurves), timed("sv", renderSV), timed("rank", renderRank),
+               timed("align", renderAlign), timed("agree", renderAgree),
+               timed("diagnostics", renderDiagnostics)]).then(() => {
+    window.specdynTimes.drawn = performance.now();
     window.specdynReady = true;
     document.body.dataset.ready = "1";
   });
