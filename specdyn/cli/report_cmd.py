@@ -28,7 +28,7 @@ def handle(args) -> int:
     plotly_js()  # say now, not after reading every run, when plotly is missing
     runs = open_runs(args.paths, args.allow_mixed)
     refresh = max(1, round(args.every)) if args.watch else None
-    print(write_report(runs, args.out, refresh), flush=True)
+    print(write_report(runs, args.out, refresh, _names(args.paths)), flush=True)
     if args.watch:
         watch(args, refresh)
     return 0
@@ -45,8 +45,13 @@ def watch(args, refresh: int | None, rounds: int | None = None) -> None:
             time.sleep(args.every)
             done += 1
             try:
-                write_report(open_runs(args.paths, args.allow_mixed), args.out, refresh)
+                runs = open_runs(args.paths, args.allow_mixed)
+                write_report(runs, args.out, refresh, _names(args.paths))
             except (SpecdynError, OSError) as err:
                 print(f"specdyn: report not refreshed: {err}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print(f"specdyn: stopped watching; last report in {args.out}", file=sys.stderr)
+
+
+def _names(paths: list[Path]) -> list[str]:
+    return [path.resolve().name or str(path) for path in paths]

@@ -1,6 +1,7 @@
 """A run store as compact, JSON-ready data: every table and series the report draws.
 
-Numbers are shipped in fixed point: an array becomes ``{"e": e, "q": ints}`` with values
+History values (short, spanning decades) are rounded to DIGITS significant digits each;
+the long arrays are shipped in fixed point: an array becomes ``{"e": e, "q": ints}`` with values
 ``q * 10**e`` (``e`` chosen so the largest magnitude keeps DIGITS significant digits: plots
 need no more) and null where a value is not finite; the page decodes them once.
 Runs are read only through the Run API and the figure-choice helpers of ``figures.panels``.
@@ -62,7 +63,7 @@ def history_data(history: pd.DataFrame) -> dict[str, dict[str, list]]:
         out[str(split)] = {"step": rows["step"].astype(int).tolist()}
         for column in columns:
             values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-            out[str(split)][str(column)] = fixed(values)
+            out[str(split)][str(column)] = rounded(values)
     return out
 
 
@@ -97,6 +98,16 @@ def fixed(values: np.ndarray) -> dict:
     if finite.all():
         return {"e": e, "q": q.tolist()}
     return {"e": e, "q": np.where(finite, q.astype(object), None).tolist()}
+
+
+def rounded(values: np.ndarray) -> list[float | None]:
+    """Each value at DIGITS significant digits of its own (losses span decades; a log axis
+    needs them): for short series only, it is slower than :func:`fixed`."""
+    return [_significant(v) for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _significant(value: float) -> float | None:
+    return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
 def _error_label(run: Run) -> str:

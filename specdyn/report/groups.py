@@ -61,5 +61,5 @@ def _value(value: object) -> str:
 
 def _seeds(seeds: Sequence[object]) -> str:
     if len(seeds) > 1:
-        return f" (seeds {', '.join(str(s) for s in seeds)})"
+        return f" (seeds {', '.join(str(s) for s in sorted(seeds, key=str))})"
     return f" (seed {seeds[0]})" if seeds[0] is not None else ""

@@ -60,10 +60,14 @@ def unpacked(text: str) -> str:
     return gzip.decompress(base64.b64decode(text)).decode("utf-8")
 
 
-def write_report(runs: list[Run], out: Path, refresh: int | None = None) -> Path:
-    """Write the report of ``runs`` to ``out`` atomically; returns ``out``."""
-    names = ", ".join(run.path.name for run in runs[:3]) + (" ..." if len(runs) > 3 else "")
-    text = render(report_data(runs), f"specdyn report: {names}", refresh)
+def write_report(
+    runs: list[Run], out: Path, refresh: int | None = None, names: list[str] | None = None
+) -> Path:
+    """Write the report of ``runs`` to ``out`` atomically; returns ``out``. ``names``: what
+    the title calls them (default: the run folders' names)."""
+    names = names or [run.path.name for run in runs]
+    title = "specdyn report: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+    text = render(report_data(runs), title, refresh)
     write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
     return out
 
