@@ -172,7 +172,7 @@ def test_an_unwritable_out_is_one_line_and_writes_nothing(tiny_run, tmp_path, ca
 
 def test_watch_rewrites_the_report_atomically(tiny_run, tmp_path, capsys):
     out = tmp_path / "r.html"
-    assert main(["report", str(tiny_run), "--out", str(out), "--every", "7"]) == 0
+    assert main(["report", str(tiny_run), "--out", str(out)]) == 0
     assert 'http-equiv="refresh"' not in out.read_text()
     args = argparse.Namespace(paths=[tiny_run], out=out, allow_mixed=False, every=0.01)
     before = out.stat().st_mtime_ns
@@ -191,5 +191,13 @@ def test_watch_reports_a_failed_refresh_and_goes_on(tiny_run, tmp_path, capsys):
     assert "report not refreshed" in capsys.readouterr().err and not out.exists()
 
 
-def test_every_must_be_positive(tiny_run, tmp_path, capsys):
-    _fail(["report", str(tiny_run), "--out", str(tmp_path / "r.html"), "--every", "0"], capsys)
+def test_every_must_be_positive_and_needs_watch(tiny_run, tmp_path, capsys):
+    out = str(tmp_path / "r.html")
+    assert "positive" in _fail(
+        ["report", str(tiny_run), "--out", out, "--watch", "--every", "0"], capsys
+    )
+    assert "--watch" in _fail(["report", str(tiny_run), "--out", out, "--every", "5"], capsys)
+    assert "positive" in _fail(
+        ["report", str(tiny_run), "--out", out, "--watch", "--every", "nan"], capsys
+    )
+    assert list(tmp_path.iterdir()) == []

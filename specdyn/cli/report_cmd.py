@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -15,14 +16,19 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write")
     p.add_argument("--allow-mixed", action="store_true", help="allow runs of different tasks")
     p.add_argument("--watch", action="store_true", help="re-write the report until interrupted")
-    p.add_argument("--every", type=float, default=30.0, help="seconds between re-writes (--watch)")
+    p.add_argument(
+        "--every", type=float, help="seconds between re-writes with --watch (default 30)"
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     from specdyn.report import check_out, open_runs, plotly_js, write_report
 
-    if args.every <= 0:
+    if args.every is not None and not args.watch:
+        raise ConfigError("--every is only used with --watch")
+    args.every = 30.0 if args.every is None else args.every
+    if not (math.isfinite(args.every) and args.every > 0):
         raise ConfigError(f"--every must be a positive number of seconds, got {args.every}")
     check_out(args.out)
     plotly_js()  # say now, not after reading every run, when plotly is missing
