@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.skipif(
     reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set SPECDYN_CHROMIUM)",
 )
 # One run's plots: loss, error, singular values, effective rank, alignment diagonal and
-# score line, alignment scores, agreement diagonal and score line, agreement scores.
+# score line, alignment scores, agreement diagonal and score line, agreement scores; then
+# the single-checkpoint diagnostics when the run has any.
 PANELS = 10
 
 
@@ -52,8 +54,16 @@ def _open(browser: Browser, html: Path) -> tuple[Page, list[str]]:
 
 @pytest.fixture(scope="module")
 def one_run(browser, tiny_run, tmp_path_factory) -> Iterator[tuple[Page, list[str]]]:
-    html = write_report(open_runs([tiny_run]), tmp_path_factory.mktemp("report") / "r.html")
-    page, errors = _open(browser, html)
+    """The tiny run, with two single-checkpoint diagnostics added as an analysis would:
+    ``alpha`` at the last step, ``outliers`` at every recorded step."""
+    run_dir = shutil.copytree(tiny_run, tmp_path_factory.mktemp("report") / "run")
+    table = pd.read_parquet(run_dir / "metrics.parquet")
+    matrices, steps = open_run(tiny_run).matrices, open_run(tiny_run).steps
+    extra = [(20, m, "alpha", 2.0 + i / 4) for i, m in enumerate(matrices)]
+    extra += [(int(s), m, "outliers", float(i % 3)) for i, m in enumerate(matrices) for s in steps]
+    extra_table = pd.DataFrame(extra, columns=["step", "matrix", "metric", "value"])
+    pd.concat([table, extra_table]).to_parquet(run_dir / "metrics.parquet", index=False)
+    page, errors = _open(browser, write_report(open_runs([run_dir]), run_dir.parent / "r.html"))
     yield page, errors
     page.close()
 
@@ -103,11 +113,14 @@ def test_the_report_logs_no_console_errors(one_run):
 def test_every_panel_is_drawn(one_run):
     page, _ = one_run
     plots = _plots(page)
-    assert len(plots) == PANELS and page.locator(".panel-note").count() == 0
+    assert len(plots) == PANELS + 1 and page.locator(".panel-note").count() == 0
     for plot in plots:
         assert plot["drawn"] > 0 and plot["width"] > 100 and plot["height"] > 100, plot
     heatmaps = sum(p["types"] == ["heatmap"] for p in plots)
     assert heatmaps == 5  # effective rank, two diagonals, two score grids
+    assert plots[-1]["types"] == ["bar"]  # alpha: one step, a bar per matrix
+    table = page.locator("#diag-table tr").all_inner_texts()
+    assert len(table) == 1 + 9 and table[1].split() == ["embed", "2", "0"]
 
 
 def test_choosing_another_matrix_redraws_its_singular_values(one_run, tiny_run):
@@ -133,6 +146,14 @@ def test_choosing_another_pair_redraws_its_alignment(one_run, tiny_run):
     z = page.evaluate("document.querySelector('#align-diag .panel-plot').data[0].z")
     _close(np.array(z).T, run.alignment(run.pairs[-1])[1])
     assert errors == []
+
+
+def test_a_diagnostic_over_steps_is_a_heatmap(one_run, tiny_run):
+    page, errors = one_run
+    _choose(page, "diagnostic", "outliers")
+    z = page.evaluate("document.querySelector('#diag .panel-plot').data[0].z")
+    matrices, steps = open_run(tiny_run).matrices, open_run(tiny_run).steps
+    assert z == [[float(i % 3)] * len(steps) for i in range(len(matrices))] and errors == []
 
 
 def test_seeds_are_one_panel_with_mean_and_std_bands(two_seeds):

@@ -10,7 +10,8 @@ function cell(tag, text, title) {
 }
 
 function fmt(x) {
-  return x === null || x === undefined ? "" : Number(x).toPrecision(3);
+  if (x === null || x === undefined) return "";
+  return Number.isInteger(x) ? String(x) : Number(x).toPrecision(3);
 }
 
 function fill(table, header, rows) {
