@@ -8,7 +8,8 @@ each) built without its data, ``--records`` recorded steps of perturbed weights 
 the real Recorder, a history per split and the agreement. Then writes the report, and opens
 it ``--opens`` times from disk in headless Chromium (``/usr/bin/chromium``), timing each
 open from navigation to every panel drawn (wall time, and the CPU time of the browser's
-processes meanwhile). Prints a Markdown table row and the page's own milestones.
+processes meanwhile), and the same for a page holding nothing but Plotly. Prints a
+Markdown table row and the page's own milestones.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 
 from specdyn.models.lstm import SpeechLSTM, alignment_pairs
 from specdyn.record import Recorder, Schedule
-from specdyn.report import open_runs, write_report
+from specdyn.report import open_runs, plotly_js, write_report
 from specdyn.store.writer import RunWriter
 from specdyn.tasks import get_preset
 from specdyn.tasks.base import Experiment
@@ -82,10 +83,18 @@ def open_times(html: Path, opens: int) -> list[tuple[float, float, dict]]:
             page.goto(html.as_uri())
             page.wait_for_function("window.specdynReady === true", timeout=120_000)
             wall, cpu = time.perf_counter() - start, _browser_cpu() - cpu
-            results.append((wall, cpu, page.evaluate("window.specdynTimes")))
+            results.append((wall, cpu, page.evaluate("window.specdynTimes || null")))
             page.close()
         browser.close()
     return results
+
+
+def plotly_only_page(path: Path) -> Path:
+    """A page holding nothing but Plotly (inlined) and one small plot: the floor."""
+    script = "Plotly.newPlot('p', [{y: [1, 3, 2]}]).then(() => { window.specdynReady = true; });"
+    body = f"<div id='p'></div><script>{plotly_js()}</script><script>{script}</script>"
+    path.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>", encoding="utf-8")
+    return path
 
 
 def _browser_cpu() -> float:
@@ -120,8 +129,12 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| {names} | {size:.2f} MB | {write_s:.1f} s | {wall:.2f} s ({cpu:.2f} s CPU) |")
     for wall, cpu, milestones in results:
-        steps = ", ".join(f"{k} {v:.0f}" for k, v in milestones.items())
+        steps = ", ".join(f"{k} {v:.0f}" for k, v in (milestones or {}).items())
         print(f"open {wall:.2f} s, browser CPU {cpu:.2f} s; ms: {steps}")
+    floor = open_times(plotly_only_page(args.out / "plotly-only.html"), args.opens)
+    wall = statistics.median(r[0] for r in floor)
+    cpu = statistics.median(r[1] for r in floor)
+    print(f"Plotly alone: open {wall:.2f} s ({cpu:.2f} s browser CPU), median of {args.opens}")
     print(html)
 
 

@@ -97,7 +97,9 @@ def fixed(values: np.ndarray) -> dict:
     q = np.rint(np.where(finite, array, 0.0) / 10.0**e).astype(np.int64)
     if finite.all():
         return {"e": e, "q": q.tolist()}
-    return {"e": e, "q": np.where(finite, q.astype(object), None).tolist()}
+    q_or_none = q.astype(object)
+    q_or_none[~finite] = None
+    return {"e": e, "q": q_or_none.tolist()}
 
 
 def rounded(values: np.ndarray) -> list[float | None]:
