@@ -1,6 +1,7 @@
 """Size and open time of ``specdyn report`` for the largest cpu run's shape (LSTM).
 
-    python benchmarks/report_size.py [--out DIR] [--records 100] [--opens 3] [RUN ...]
+    python benchmarks/report_size.py [--out DIR] [--records 100] [--opens 3]
+                                     [--screenshot PNG] [RUN ...]
 
 Without RUN, makes a synthetic run store of the lstm-librispeech ``cpu`` preset's shape:
 its model (3 bidirectional layers of 64 units: 61 matrices, up to 64 singular values
@@ -97,6 +98,19 @@ def plotly_only_page(path: Path) -> Path:
     return path
 
 
+def screenshot(html: Path, png: Path, width: int = 1400) -> None:
+    """The whole report as headless Chromium draws it, ``width`` pixels wide."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(html.as_uri())
+        page.wait_for_function("window.specdynReady === true", timeout=120_000)
+        page.screenshot(path=png, full_page=True)
+        browser.close()
+
+
 def _browser_cpu() -> float:
     """User + system CPU seconds of every process this one started (the browser's)."""
     total = 0.0
@@ -115,6 +129,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="report-")))
     parser.add_argument("--records", type=int, default=100)
     parser.add_argument("--opens", type=int, default=3)
+    parser.add_argument("--screenshot", type=Path, help="also save a full-page PNG here")
     args = parser.parse_args()
     runs = args.runs or [synthetic_lstm_run(args.out / "lstm-synthetic", args.records)]
     start = time.perf_counter()
@@ -136,6 +151,8 @@ def main() -> None:
     cpu = statistics.median(r[1] for r in floor)
     print(f"Plotly alone: open {wall:.2f} s ({cpu:.2f} s browser CPU), median of {args.opens}")
     print(html)
+    if args.screenshot:
+        screenshot(html, args.screenshot)
 
 
 if __name__ == "__main__":
