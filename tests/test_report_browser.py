@@ -85,9 +85,10 @@ def _plots(page: Page, box: str = "") -> list[dict]:
     return page.evaluate(
         """box => Array.from(document.querySelectorAll(box + " .panel-plot")).map(div => {
             const svg = div.querySelector("svg.main-svg"), r = svg && svg.getBoundingClientRect();
-            return {types: div.data.map(t => t.type), fills: div.data.filter(t => t.fill).length,
+            return {types: div.data.filter(t => t.mode !== "markers").map(t => t.type),
+                    fills: div.data.filter(t => t.fill).length,
                     drawn: div.querySelectorAll("g.trace path, g.hm image, g.trace.bars").length,
-                    width: r ? r.width : 0, height: r ? r.height : 0};
+                    width: r ? r.width : 0, height: r ? r.height : 0, cell: div.clientWidth};
         })""",
         box,
     )
@@ -114,8 +115,9 @@ def test_every_panel_is_drawn(one_run):
     page, _ = one_run
     plots = _plots(page)
     assert len(plots) == PANELS + 1 and page.locator(".panel-note").count() == 0
-    for plot in plots:
-        assert plot["drawn"] > 0 and plot["width"] > 100 and plot["height"] > 100, plot
+    for plot in plots:  # drawn, and no wider than its cell
+        assert plot["drawn"] > 0 and plot["height"] > 100, plot
+        assert 400 < plot["width"] <= plot["cell"] + 1, plot
     heatmaps = sum(p["types"] == ["heatmap"] for p in plots)
     assert heatmaps == 5  # effective rank, two diagonals, two score grids
     assert plots[-1]["types"] == ["bar"]  # alpha: one step, a bar per matrix
@@ -128,9 +130,10 @@ def test_choosing_another_matrix_redraws_its_singular_values(one_run, tiny_run):
     run = open_run(tiny_run)
     shown = page.eval_on_selector("#select-matrix", "s => s.value")
     other = next(m for m in run.matrices if m != shown)
-    before = page.evaluate("document.querySelector('#sv .panel-plot').data.map(t => t.y)")
+    lines = "document.querySelector('#sv .panel-plot').data.filter(t => t.mode == 'lines')"
+    before = page.evaluate(lines + ".map(t => t.y)")
     _choose(page, "matrix", other)
-    after = page.evaluate("document.querySelector('#sv .panel-plot').data.map(t => t.y)")
+    after = page.evaluate(lines + ".map(t => t.y)")
     assert after != before
     _, values = run.singular_values(other)  # traces run from the smallest value to the largest
     _close(np.array(after)[::-1].T, values)

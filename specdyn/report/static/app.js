@@ -57,8 +57,10 @@ SD.start = function (DATA) {
       old.filter((d) => d.classList.contains("panel-plot")).forEach((d) => Plotly.purge(d));
       box.replaceChildren();
     }
+    // Every cell first, then the plots: each is drawn at its cell's final width.
+    const divs = reuse ? old : items.map(() => box.appendChild(el("div")));
     return Promise.all(items.map((it, i) => {
-      const div = reuse ? old[i] : box.appendChild(el("div"));
+      const div = divs[i];
       if (!it.fig) { div.className = "panel-note"; div.textContent = it.note; return null; }
       div.className = "panel-plot";
       return Plotly.react(div, it.fig.data, it.fig.layout, PLOTLY_CONFIG);

@@ -42,7 +42,7 @@ SD.fig.curves = function (units, columns, title, logy) {
     if (s.n > 1) data.push(...band(s.t, s.mean, s.std, color, name));
     data.push(line(s.t, s.mean, name, color, {line: {color: color, dash: dash, width: 1.6}}));
   })));
-  const yaxis = {title: {text: columns[0]}, type: logy ? "log" : "linear"};
+  const yaxis = {title: {text: columns[0]}, type: logy ? "log" : "linear", exponentformat: "power"};
   return {data: data, layout: baseLayout(title, 340, {yaxis: yaxis, hovermode: "x unified"})};
 };
 
@@ -50,7 +50,11 @@ SD.fig.curves = function (units, columns, title, logy) {
 SD.fig.singularValues = function (unit, matrix, limit) {
   const s = SD.unitSeries(unit, "sv", matrix);
   if (!s) return null;
-  const r = Math.min(s.mean[0].length, limit || Infinity), data = [];
+  const r = Math.min(s.mean[0].length, limit || Infinity);
+  const data = [{x: [null], y: [null], type: "scatter", mode: "markers", showlegend: false,
+                 hoverinfo: "skip", marker: {color: [1], cmin: 1, cmax: Math.max(r, 2),
+                 colorscale: "Viridis", showscale: true, colorbar: {title: {text: "rank index"},
+                 thickness: 12}}}];  // the colour bar only
   for (let i = r - 1; i >= 0; i--) {
     const color = SD.viridis(r > 1 ? i / (r - 1) : 0);
     const mean = s.mean.map((row) => row[i]), std = s.std.map((row) => row[i]);
