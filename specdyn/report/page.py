@@ -40,7 +40,11 @@ def report_data(runs: list[Run]) -> dict:
 def render(data: dict, title: str, refresh: int | None = None) -> str:
     """The HTML page; ``refresh``: seconds after which an open page reloads itself."""
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    meta = ""
+    if refresh:  # reload() keeps the address, so the selections (#matrix=...) survive it
+        meta = (
+            f"<script>setTimeout(function () {{ location.reload(); }}, {refresh * 1000});</script>"
+        )
     app = "\n".join(_static(name) for name in SCRIPTS)
     page = _static("template.html").replace("@@REFRESH@@", meta)
     page = page.replace("@@TITLE@@", html.escape(title))

@@ -33,7 +33,8 @@ SD.start = function (DATA) {
     node.value = options.length ? state[key] : "";
     node.addEventListener("change", () => {
       state[key] = node.value;
-      location.hash = new URLSearchParams(state).toString();
+      const chosen = Object.entries(state).filter(([, v]) => v !== undefined && v !== "");
+      location.hash = new URLSearchParams(chosen).toString();
       if (key === "view") units = SD.units(DATA, state.view);
       window.specdynReady = false;
       Promise.all(RENDER[key].map((f) => f())).then(() => { window.specdynReady = true; });
