@@ -81,6 +81,14 @@ class Run:
         """(steps (T,), diagonal of Eq. 3 (T, k)) for the pair named ``prev->next``."""
         return self._series(layout.alignment_key(pair), pair)
 
+    def all_singular_values(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """matrix -> (steps (T,), values (T, r)) for every matrix, reading each file once."""
+        return self._all_series("s/")
+
+    def all_alignments(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """pair -> (steps (T,), diagonal (T, k)) for every pair, reading each file once."""
+        return self._all_series("align/")
+
     def vectors(self, matrix: str, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(U (m, k), V (n, k)) of ``matrix`` at ``step``."""
         path = self._spectra_file(step)
@@ -209,6 +217,18 @@ class Run:
         if not rows:
             raise RunStoreError(f"run '{self.path}' recorded nothing for '{label}'")
         return np.array(steps, dtype=np.int64), np.stack(rows)
+
+    def _all_series(self, prefix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        steps: dict[str, list[int]] = {}
+        rows: dict[str, list[np.ndarray]] = {}
+        for path in self._spectra_files:
+            with _open(path) as f:
+                for key in f.keys():
+                    if key.startswith(prefix):
+                        name = key.removeprefix(prefix)
+                        steps.setdefault(name, []).append(layout.step_of(path))
+                        rows.setdefault(name, []).append(f.get_tensor(key).float().numpy())
+        return {n: (np.array(steps[n], dtype=np.int64), np.stack(rows[n])) for n in steps}
 
 
 def _open(path: Path):

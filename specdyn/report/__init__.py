@@ -1,0 +1,21 @@
+"""The interactive report: ``specdyn report RUN_OR_SWEEP...`` writes one HTML file.
+
+sources  which runs a report shows (run folders, sweeps, folders of runs)
+collect  a run as compact JSON-ready data, read through the Run API
+groups   runs that differ only by seed, and group labels
+page     the self-contained HTML page (Plotly inlined once) and its atomic write
+static/  the page's template and its small JavaScript (figures built on selection)
+"""
+
+from specdyn.report.page import check_out, plotly_js, render, report_data, write_report
+from specdyn.report.sources import open_runs, run_folders
+
+__all__ = [
+    "check_out",
+    "open_runs",
+    "plotly_js",
+    "render",
+    "report_data",
+    "run_folders",
+    "write_report",
+]
