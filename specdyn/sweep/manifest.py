@@ -5,7 +5,7 @@
   "grid": [{"key": "weight_decay", "path": "optim.weight_decay", "values": [0.0, 0.1]}],
   "seeds": [0, 1, 2], "backend": "local", "workers": 1, "address": null,
   "points": [{"values": {"weight_decay": 0.0}, "seed": 0, "run": "grokking-cpu-1a2b3c4d",
-              "state": "done", "error": "", "seconds": 61.2}, ...]
+              "state": "done", "error": "", "seconds": 61.2, "cpu_seconds": 118.0}, ...]
 }
 """
 
@@ -53,6 +53,7 @@ def _entry(point: Point) -> dict[str, Any]:
         "state": PENDING,
         "error": "",
         "seconds": None,
+        "cpu_seconds": None,
     }
 
 
@@ -64,7 +65,7 @@ def merge_previous(manifest: dict[str, Any], sweep_dir: Path) -> None:
     old = {p["run"]: p for p in read_manifest(sweep_dir)["points"]}
     for point in manifest["points"]:
         if point["run"] in old:
-            for key in ("state", "error", "seconds"):
+            for key in ("state", "error", "seconds", "cpu_seconds"):
                 point[key] = old[point["run"]].get(key, point[key])
 
 

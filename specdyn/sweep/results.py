@@ -53,7 +53,8 @@ class Sweep:
 
     @property
     def points(self) -> pd.DataFrame:
-        """One row per point: grid keys, seed, run (folder name), state, error, seconds."""
+        """One row per point: grid keys, seed, run (folder name), state, error, seconds,
+        cpu_seconds."""
         rows = [
             {**p["values"], "seed": p["seed"], **{k: p.get(k) for k in _POINT_FIELDS}}
             for p in self.manifest["points"]
@@ -100,7 +101,7 @@ class Sweep:
         return pd.concat(parts, ignore_index=True)
 
 
-_POINT_FIELDS = ("run", "state", "error", "seconds")
+_POINT_FIELDS = ("run", "state", "error", "seconds", "cpu_seconds")
 _KEY_COLUMNS = ("step", "split", "matrix", "metric")
 
 

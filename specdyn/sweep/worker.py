@@ -24,11 +24,13 @@ DONE, FAILED, RUNNING, PENDING = "done", "failed", "running", "pending"
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a point ended: state "done" or "failed", the error on one line, wall seconds."""
+    """How a point ended: state "done" or "failed", the error on one line, wall seconds and
+    CPU seconds of the process (all its threads): on shared cores the two differ."""
 
     state: str
     error: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -46,17 +48,21 @@ def run_point(cfg: RunConfig, run_dir: Path, threads: int, device: str = "auto")
     """Train ``cfg`` into ``run_dir`` (resuming it) with ``threads`` torch threads."""
     from specdyn.train.loop import train  # here, so that importing a backend stays cheap
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
+
+    def outcome(state: str, error: str = "") -> Outcome:
+        return Outcome(state, error, time.perf_counter() - start, time.process_time() - cpu)
+
     torch.set_num_threads(threads)
     try:
         train(cfg, Path(run_dir), _device(device), progress=False)
     except SpecdynError as err:
-        return Outcome(FAILED, f"{type(err).__name__}: {err}", time.perf_counter() - start)
+        return outcome(FAILED, f"{type(err).__name__}: {err}")
     except Exception as err:  # anything else a task may raise: keep the last frame
         where = traceback.extract_tb(err.__traceback__)[-1]
         message = f"{type(err).__name__}: {err} ({Path(where.filename).name}:{where.lineno})"
-        return Outcome(FAILED, message.replace("\n", " "), time.perf_counter() - start)
-    return Outcome(DONE, "", time.perf_counter() - start)
+        return outcome(FAILED, message.replace("\n", " "))
+    return outcome(DONE)
 
 
 def _device(name: str) -> torch.device:
