@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from specdyn.errors import ConfigError
 
-SCALES = ("cpu", "paper")
+SCALES = ("cpu", "paper", "tiny")  # tiny: the tasks' tiny presets, seconds, for tests
 
 CPU_OVERRIDES: dict[str, tuple[str, ...]] = {
     "grokking": ("steps=1200", "every=50", "eval_every=50", "state_every=200"),
@@ -55,6 +55,8 @@ def preset_and_overrides(task: str, scale: str, paper_preset: str = "paper"):
     """(preset, overrides) of ``task`` at ``scale``."""
     if scale == "paper":
         return paper_preset, ()
+    if scale == "tiny":
+        return "tiny", ()
     if scale == "cpu":
         return "cpu", CPU_OVERRIDES.get(task, ())
     raise ConfigError(f"unknown scale '{scale}'; known: {', '.join(SCALES)}")
