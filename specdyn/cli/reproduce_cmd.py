@@ -22,6 +22,11 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", default="local", help="local (default) or ray")
     p.add_argument("--workers", type=int, help="points at once (local default 1; ray: all)")
     p.add_argument("--address", help="Ray cluster to join: auto or HOST:PORT")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per point (default: cores // workers; use 1 on shared cores)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=handle)
@@ -44,7 +49,7 @@ def handle(args) -> int:
         print(f"figure {target.figure}, {task}, {args.scale} scale", flush=True)
         report = reproduce_one(
             target, task, args.scale, seeds, Path(args.out), args.backend, args.workers,
-            args.address, args.device, not args.no_progress,
+            args.address, args.device, not args.no_progress, args.threads,
         )  # fmt: skip
         for claim in report.claims:
             print(f"  {'PASS' if claim.passed else 'FAIL'}  {claim.statement}: {claim.measured}")

@@ -31,6 +31,11 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", default="local", help="local (default) or ray")
     p.add_argument("--workers", type=int, help="points at once (local default 1; ray: all)")
     p.add_argument("--address", help="Ray cluster to join: auto or HOST:PORT (default: local)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per point (default: cores // workers; use 1 on shared cores)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=handle)
@@ -53,6 +58,7 @@ def handle(args) -> int:
         args.backend,
         args.workers,
         args.address,
+        args.threads,
     )
     result = run_sweep(
         spec,

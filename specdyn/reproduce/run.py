@@ -10,7 +10,7 @@ Layout under ``out`` (default ``reproduce/``)::
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from specdyn.reproduce.claims import Claim
@@ -49,9 +49,10 @@ def reproduce_one(
     address: str | None = None,
     device: str = "auto",
     progress: bool = True,
+    threads: int | None = None,
 ) -> Report:
     start = time.perf_counter()
-    spec = target.spec(task, scale, seeds, backend, workers, address)
+    spec = replace(target.spec(task, scale, seeds, backend, workers, address), threads=threads)
     result = run_sweep(spec, out / "sweeps", progress=progress, device=device)
     sweep = open_sweep(result.path)
     folder = out / f"figure-{target.figure}"

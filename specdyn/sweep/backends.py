@@ -41,11 +41,13 @@ def run_points(
     address: str | None = None,
     device: str = "auto",
     on_update: Update | None = None,
+    threads: int | None = None,
 ) -> list[Outcome]:
     """Train every ``(cfg, run_dir)``; the outcomes come back in the order given.
 
     workers: points at once (local default 1; Ray default all, as the cluster allows). Each
-    point gets ``cores // workers`` torch threads so that workers do not oversubscribe.
+    point gets ``threads`` torch threads (default ``cores // workers``, so that workers do
+    not oversubscribe the cores; on a Ray cluster 1 unless given).
     on_update(index, "running" | Outcome) is called as points start and end.
     """
     check_backend(backend, address)
@@ -54,7 +56,8 @@ def run_points(
     if not points:
         return []
     if backend == "ray":
-        threads = threads_per_worker(workers) if workers and address is None else 1
+        if threads is None:
+            threads = threads_per_worker(workers) if workers and address is None else 1
         return run_ray(points, workers, threads, device, address, notify)
     workers = workers or 1
-    return run_local(points, workers, threads_per_worker(workers), device, notify)
+    return run_local(points, workers, threads or threads_per_worker(workers), device, notify)

@@ -86,6 +86,7 @@ def run_sweep(
             spec.address,
             device,
             update,
+            spec.threads,
         )
     finally:
         bar.close()

@@ -38,7 +38,9 @@ class SweepSpec:
     grid: ((key, (raw value, ...)), ...), each raw value as ``--set`` would take it.
     overrides: ``key=value`` strings applied to every point before the grid.
     backend: "local" or "ray"; workers: concurrent points (None: 1 locally, all on Ray);
-    address: the Ray cluster to join (None starts a local one).
+    address: the Ray cluster to join (None starts a local one). threads: torch threads
+    per point (None: the cores shared out, cores // workers; 1 on a machine whose cores
+    other jobs also use, where idle threads of a point wait on busy ones).
     """
 
     task: str
@@ -49,6 +51,7 @@ class SweepSpec:
     backend: str = "local"
     workers: int | None = None
     address: str | None = None
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def check_spec(spec: SweepSpec) -> None:
         raise ConfigError("the grid is empty: give --grid key=v1,v2,... or several --seeds")
     if spec.workers is not None and spec.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {spec.workers}")
+    if spec.threads is not None and spec.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {spec.threads}")
 
 
 def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:
