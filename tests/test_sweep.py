@@ -51,6 +51,13 @@ def test_unreachable_address_is_named(tmp_path, capsys):
     assert "unreachable" in capsys.readouterr().err
 
 
+def test_address_auto_checks_the_cluster_it_would_join(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
+    args = ["--grid", "weight_decay=0,1", "--backend", "ray", "--address", "auto"]
+    assert main(["sweep", "grokking", "--preset", "tiny", "--out", str(tmp_path), *args]) == 2
+    assert "127.0.0.1:9" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
 def test_points_are_the_cross_product_in_run_folders_named_like_specdyn_run(tmp_path):
     base = get_preset("grokking", "tiny")
     grid = parse_grid_args(["weight_decay=0,0.5", "lr=1e-3,2e-3,3e-3"], base)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,13 +27,29 @@ def check_ray(address: str | None) -> None:
     """ConfigError unless Ray is installed and ``address`` (if any) answers."""
     if importlib.util.find_spec("ray") is None:
         raise ConfigError(f"--backend ray needs Ray, which is not installed: {INSTALL}")
-    if address in (None, "auto", "local"):
+    if address in (None, "local"):
         return
+    if address == "auto":
+        address = _running_cluster()
     host, port = _host_port(address)
     try:
         socket.create_connection((host, port), timeout=3).close()
     except OSError as err:
         raise ConfigError(f"Ray cluster at '{address}' is unreachable: {err}") from None
+
+
+def _running_cluster() -> str:
+    """The address ``ray.init(address="auto")`` would join: $RAY_ADDRESS, else the one
+    ``ray start`` left in /tmp/ray/ray_current_cluster."""
+    found = os.environ.get("RAY_ADDRESS", "")
+    record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    if not found and record.is_file():
+        found = record.read_text().strip()
+    if not found:
+        raise ConfigError(
+            "--address auto: no running Ray cluster here (start one: ray start --head)"
+        )
+    return found
 
 
 def _host_port(address: str) -> tuple[str, int]:
