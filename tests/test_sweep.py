@@ -158,3 +158,12 @@ def test_mean_std_over_seeds_matches_numpy(failing_sweep):
     one_seed = sweep.mean_std(history[history["seed"] == 0])
     assert (one_seed["loss_std"] == 0).all() and (one_seed["seeds"] == 1).all()
     assert isinstance(one_seed, pd.DataFrame)
+
+
+def test_plot_sweep_draws_the_figures_that_fit_its_grid(failing_sweep, tmp_path, capsys):
+    _, _, result = failing_sweep
+    assert main(["plot", str(result.path), "--out", str(tmp_path)]) == 0
+    written = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in written] == ["figure-2.png", "figure-14.png"]
+    for path in written:
+        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

@@ -40,7 +40,8 @@ def _splits(runs: Sequence[Run]) -> list[str]:
 
 
 def _seeds(runs: Sequence[Run]) -> str:
-    return f" (mean of {len(runs)} seeds)" if len(runs) > 1 else ""
+    """Panel titles stay short; the figure's title says how many seeds each row averages."""
+    return ""
 
 
 def error_panel(ax: Axes, runs: Sequence[Run], splits: Sequence[str] = ()) -> None:

@@ -84,14 +84,15 @@ def draw(sweep: Sweep, figure: str, out_path: Path, key: str | None = None) -> P
     rows = groups(sweep, key)
     if not rows:
         raise ValueError(f"sweep '{sweep.path}' has no finished point to draw")
-    fig = Figure(figsize=(5.5 * len(columns), 3.8 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(6 * len(columns), 3.8 * len(rows)), layout="constrained")
     grid = fig.subplots(len(rows), len(columns), squeeze=False)
     for r, (label, runs) in enumerate(rows):
         for c, panel in enumerate(columns):
             panel(grid[r, c], runs)
         if label:
             grid[r, 0].set_ylabel(f"{label}\n{grid[r, 0].get_ylabel()}")
-    fig.suptitle(f"{title} -- {sweep.task}")
+    seeds = sorted({len(runs) for _, runs in rows})
+    fig.suptitle(f"{title} -- {sweep.task}, mean of {'/'.join(map(str, seeds))} seed(s) per row")
     return save(fig, out_path)
 
 
