@@ -5,7 +5,10 @@
 3. the same sweep with --workers 2.
 Each into a fresh folder. Prints wall and CPU seconds (children, waited for) as JSON.
 
-    python benchmarks/sweep_overhead.py OUT_DIR [--steps 200]
+    python benchmarks/sweep_overhead.py OUT_DIR [--steps 200] [--threads 1]
+
+--threads gives every point (by hand: OMP_NUM_THREADS) the same torch thread count, so
+that the comparison measures the sweep's own cost.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ def fixed(steps: int) -> list[str]:
     return [a for s in sets for a in ("--set", s)]
 
 
-def timed(commands: list[list[str]]) -> dict[str, float]:
+def timed(commands: list[list[str]], env: dict[str, str] | None = None) -> dict[str, float]:
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     for command in commands:
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": time.perf_counter() - start, "cpu_s": cpu, "load": os.getloadavg()[0]}
@@ -39,7 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=0, help="0: each command's default")
     args = parser.parse_args()
+    env = os.environ | ({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})
+    threads = ["--threads", str(args.threads)] if args.threads else []
     base = ["specdyn"]
     task = ["grokking", "--preset", "tiny", *fixed(args.steps), "--no-progress"]
     by_hand = [
@@ -47,10 +53,11 @@ def main() -> None:
         for v in VALUES
     ]
     grid = ["--grid", "weight_decay=" + ",".join(VALUES)]
-    results = {"by_hand": timed(by_hand)}
+    results = {"by_hand": timed(by_hand, env)}
     for workers in (1, 2):
         out = args.out / f"sweep-w{workers}"
-        command = [*base, "sweep", *task, *grid, "--workers", str(workers), "--out", str(out)]
+        command = [*base, "sweep", *task, *grid, *threads, "--workers", str(workers)]
+        command += ["--out", str(out)]
         results[f"sweep_workers_{workers}"] = timed([command])
     results["overhead"] = results["sweep_workers_1"]["wall_s"] / results["by_hand"]["wall_s"] - 1
     results["speedup_workers_2"] = (

@@ -30,13 +30,20 @@ def _spec(backend: str) -> SweepSpec:
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    for attempt in (1, 2):  # Ray gives its raylet 30 s to start: too short on loaded cores
+        try:
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            break
+        except Exception as err:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
     yield
     ray.shutdown()
 

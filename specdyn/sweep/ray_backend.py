@@ -77,9 +77,10 @@ def connect(address: str | None, cpus: int | None = None) -> bool:
             )
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as err:
+    except Exception as err:  # Ray raises bare Exception when its node does not start
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(f"cannot join the Ray cluster at '{address}': {message}") from None
+        where = f"join the Ray cluster at '{address}'" if address else "start a local Ray"
+        raise ConfigError(f"cannot {where}: {message}") from None
     return True
 
 
