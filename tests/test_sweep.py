@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -166,4 +167,4 @@ def test_plot_sweep_draws_the_figures_that_fit_its_grid(failing_sweep, tmp_path,
     written = capsys.readouterr().out.split()
     assert [p.rsplit("/", 1)[-1] for p in written] == ["figure-2.png", "figure-14.png"]
     for path in written:
-        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
