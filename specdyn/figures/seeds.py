@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -68,8 +69,9 @@ def singular_values_panel(ax: Axes, runs: Sequence[Run]) -> None:
     steps, values = series[0][0], np.mean([v for _, v in series], axis=0)  # (T,), (T, r)
     r = values.shape[1]
     colours = ScalarMappable(Normalize(0, max(r - 1, 1)), "viridis")
-    for i in range(r - 1, -1, -1):
-        ax.plot(steps, values[:, i], color=colours.to_rgba(i), linewidth=0.8)
+    cmap = colormaps["viridis"]
+    for i in range(r - 1, -1, -1):  # largest drawn last, on top
+        ax.plot(steps, values[:, i], color=cmap(i / max(r - 1, 1)), linewidth=0.8)
     ax.figure.colorbar(colours, ax=ax, label="rank index")
     ax.set(xlabel="step", ylabel="singular value", title=f"SVs: {matrix}{_seeds(runs)}")
 

@@ -44,8 +44,9 @@ def run_local(
             ended = wait([proc.sentinel for proc, _ in active.values()])
             for index in [i for i, (p, _) in active.items() if p.sentinel in ended]:
                 proc, conn = active.pop(index)
-                outcomes[index] = _collect(proc, conn)
-                on_update(index, outcomes[index])
+                outcome = _collect(proc, conn)
+                outcomes[index] = outcome
+                on_update(index, outcome)
     finally:
         for proc, _ in active.values():  # interrupted: stop what still runs
             proc.terminate()

@@ -27,7 +27,7 @@ SWEEP_FILE = "sweep.json"
 def new_manifest(
     spec: SweepSpec, grid: tuple[GridAxis, ...], points: list[Point], preset: str
 ) -> dict[str, Any]:
-    typed = {axis.key: [] for axis in grid}
+    typed: dict[str, list[Any]] = {axis.key: [] for axis in grid}
     for point in points:
         for key, value in point.values:
             if value not in typed[key]:
