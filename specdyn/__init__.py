@@ -11,12 +11,14 @@ Public API:
     Pair                          two consecutive matrices whose alignment is recorded
     Recorder, Schedule            record spectra from any training loop
     open_run(path)                read a run: config, history, metrics, spectra
+    open_sweep(path)              read a sweep: every point's tables, means over seeds
 """
 
 from specdyn import metrics
 from specdyn.record import Recorder, Schedule
 from specdyn.spectral import Pair, Spectrum, decompose, weight_matrices
 from specdyn.store import Run, open_run
+from specdyn.sweep.results import Sweep, open_sweep
 
 __version__ = "0.1.0"
 
@@ -30,4 +32,6 @@ __all__ = [
     "weight_matrices",
     "Run",
     "open_run",
+    "Sweep",
+    "open_sweep",
 ]

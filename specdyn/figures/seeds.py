@@ -1,0 +1,150 @@
+"""Panels over several seeds of one setting: means, with a +- std band on lines.
+
+Each panel takes the finished runs of one grid point (one per seed) and reads only their
+stores. The matrix and pair shown come from the panel helpers (figure_matrix,
+figure_pair, heatmap_rows) of the first run, so every seed shows the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+
+from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
+from specdyn.store.reader import Run
+
+
+def band(ax: Axes, x: np.ndarray, values: np.ndarray, label: str, **style: Any) -> None:
+    """values (S, T): the mean line over S seeds and, with S > 1, a +- std band."""
+    mean = values.mean(axis=0)
+    (line,) = ax.plot(x, mean, label=label, **style)
+    if len(values) > 1:
+        std = values.std(axis=0, ddof=1)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25, lw=0)
+
+
+def history_series(runs: Sequence[Run], split: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (T,), values (S, T)) of one history column over seeds, on common steps."""
+    frames = [r.history[r.history["split"] == split].set_index("step")[column] for r in runs]
+    table = pd.concat(frames, axis=1, join="inner")
+    return table.index.to_numpy(), table.to_numpy(dtype=float).T
+
+
+def _splits(runs: Sequence[Run]) -> list[str]:
+    return list(dict.fromkeys(runs[0].history["split"]))
+
+
+def _seeds(runs: Sequence[Run]) -> str:
+    """Panel titles stay short; the figure's title says how many seeds each row averages."""
+    return ""
+
+
+def error_panel(ax: Axes, runs: Sequence[Run], splits: Sequence[str] = ()) -> None:
+    """Error of each split over steps, mean +- std over seeds."""
+    label = runs[0].config.get("figures", {}).get("error_label") or "error"
+    for split in splits or _splits(runs):
+        steps, values = history_series(runs, split, "error")
+        band(ax, steps, values, f"{split}")
+    title = f"{', '.join(splits)} {label}" if splits else label[:1].upper() + label[1:]
+    ax.set(xlabel="step", ylabel=label, title=title)
+    ax.legend(loc="best", fontsize="small")
+
+
+def loss_panel(ax: Axes, runs: Sequence[Run], split: str = "train", label: str = "") -> None:
+    steps, values = history_series(runs, split, "loss")
+    band(ax, steps, values, label or split)
+    ax.set(xlabel="step", ylabel=f"{split} loss", yscale="log", title=f"{split} loss")
+
+
+def singular_values_panel(ax: Axes, runs: Sequence[Run]) -> None:
+    """Every singular value of the figure matrix over steps, mean over seeds."""
+    matrix = figure_matrix(runs[0])
+    series = [r.singular_values(matrix) for r in runs]
+    steps, values = series[0][0], np.mean([v for _, v in series], axis=0)  # (T,), (T, r)
+    r = values.shape[1]
+    colours = ScalarMappable(Normalize(0, max(r - 1, 1)), "viridis")
+    cmap = colormaps["viridis"]
+    for i in range(r - 1, -1, -1):  # largest drawn last, on top
+        ax.plot(steps, values[:, i], color=cmap(i / max(r - 1, 1)), linewidth=0.8)
+    ax.figure.colorbar(colours, ax=ax, label="rank index")
+    ax.set(xlabel="step", ylabel="singular value", title=f"SVs: {matrix}{_seeds(runs)}")
+
+
+def metric_grid(runs: Sequence[Run], metric: str, rows: Sequence[str]) -> pd.DataFrame:
+    """rows x steps of ``metric``, mean over seeds."""
+    grids = []
+    for run in runs:
+        table = run.metrics[run.metrics["metric"] == metric]
+        grids.append(table.pivot(index="matrix", columns="step", values="value").reindex(rows))
+    return sum(grids[1:], grids[0]) / len(grids)
+
+
+def heatmap(
+    ax: Axes, grid: pd.DataFrame, title: str, vrange: tuple[float, float] = (0.0, 1.0)
+) -> None:
+    steps = grid.columns.to_numpy()
+    image = ax.imshow(
+        grid.to_numpy(dtype=float),
+        aspect="auto",
+        interpolation="nearest",
+        cmap="magma",
+        vmin=vrange[0],
+        vmax=vrange[1],
+        extent=(steps[0], steps[-1], len(grid) - 0.5, -0.5),
+    )
+    ax.set_yticks(range(len(grid)), list(grid.index), fontsize="x-small")
+    ax.figure.colorbar(image, ax=ax)
+    ax.set(xlabel="step", title=title)
+
+
+def effective_rank_panel(ax: Axes, runs: Sequence[Run]) -> None:
+    grid = metric_grid(runs, "normalized_effective_rank", heatmap_rows(runs[0]))
+    heatmap(ax, grid, f"Normalised effective rank{_seeds(runs)}")
+
+
+def alignment_score_panel(ax: Axes, runs: Sequence[Run]) -> None:
+    grid = metric_grid(runs, "alignment", runs[0].pairs)
+    heatmap(ax, grid, f"Alignment score (top-10){_seeds(runs)}")
+
+
+def agreement_score_panel(ax: Axes, runs: Sequence[Run]) -> None:
+    grid = metric_grid(runs, "agreement", heatmap_rows(runs[0]))
+    heatmap(ax, grid, f"Agreement score (top-10){_seeds(runs)}")
+
+
+def _diagonal(ax: Axes, steps: np.ndarray, diag: np.ndarray, title: str) -> None:
+    image = ax.imshow(
+        diag.T,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        cmap="viridis",
+        vmin=0.0,
+        vmax=1.0,
+        extent=(steps[0], steps[-1], -0.5, diag.shape[1] - 0.5),
+    )
+    ax.figure.colorbar(image, ax=ax)
+    ax.set(xlabel="step", ylabel="index i", title=title)
+
+
+def alignment_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
+    """Diagonal of Eq. 3 for the figure pair, mean over seeds."""
+    pair = figure_pair(runs[0])
+    series = [r.alignment(pair) for r in runs]
+    diag = np.mean([d[:, :k] for _, d in series], axis=0)
+    _diagonal(ax, series[0][0], diag, f"Alignment: {pair}{_seeds(runs)}")
+
+
+def agreement_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
+    """Diagonal of Eq. 5 (agreement with the final step) for the figure matrix."""
+    matrix = figure_matrix(runs[0])
+    series = [r.agreement(matrix) for r in runs]
+    diag = np.mean([d[:, :k] for _, d in series], axis=0)
+    _diagonal(ax, series[0][0], diag, f"Agreement: {matrix}{_seeds(runs)}")

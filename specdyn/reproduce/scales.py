@@ -1,0 +1,64 @@
+"""How big a reproduced figure's runs are: ``paper`` (the tasks' paper presets, for a GPU or
+a cluster) or ``cpu`` (the tasks' ``cpu`` presets shrunk further, as overrides, so that 3
+seeds of every grid point finish within 20 minutes on 2 cores, one point after another).
+
+What ``cpu`` shrinks, per task (steps scale the lr-schedule milestones with them; the
+recording stays dense enough for a figure):
+
+  grokking                 3,000 -> 1,200 steps, recorded and evaluated every 50
+  vgg16-cifar10            20 -> 6 epochs (234 steps), lr drops at the same fractions
+  unet-mnist               1,984 -> 600 steps
+  lstm-librispeech         960 -> 150 steps, cosine schedule over those
+  transformer-wikitext103  1,500 -> 350 steps, warmup 100 -> 50
+  mlp-cifar10              300 -> 200 epochs (7,800 steps), evaluated every 2 epochs
+"""
+
+from __future__ import annotations
+
+from specdyn.errors import ConfigError
+
+SCALES = ("cpu", "paper", "tiny")  # tiny: the tasks' tiny presets, seconds, for tests
+
+CPU_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "grokking": ("steps=1200", "every=50", "eval_every=50", "state_every=200"),
+    "vgg16-cifar10": (
+        "steps=234",
+        "milestones=117,176,222",
+        "every=39",
+        "eval_every=39",
+        "state_every=78",
+    ),
+    "unet-mnist": ("steps=600", "every=50", "eval_every=100", "state_every=100"),
+    "lstm-librispeech": ("steps=150", "every=15", "eval_every=30", "state_every=30"),
+    "transformer-wikitext103": (
+        "steps=350",
+        "warmup_steps=50",
+        "every=25",
+        "eval_every=25",
+        "state_every=50",
+    ),
+    "mlp-cifar10": ("steps=7800", "every=390", "eval_every=78", "state_every=390"),
+}
+
+# The paper's weight-decay grids (Figures 6, 7, 14): SGD tasks take small values, AdamW
+# tasks large ones (decoupled decay). The MLP trains with SGD like VGG, so it takes VGG's.
+SGD_WEIGHT_DECAYS = ("0", "0.001", "0.01", "0.1")
+ADAMW_WEIGHT_DECAYS = ("0", "0.1", "1", "10")
+SGD_TASKS = ("vgg16-cifar10", "mlp-cifar10")
+
+
+def weight_decays(task: str) -> tuple[str, ...]:
+    return SGD_WEIGHT_DECAYS if task in SGD_TASKS else ADAMW_WEIGHT_DECAYS
+
+
+def preset_and_overrides(
+    task: str, scale: str, paper_preset: str = "paper"
+) -> tuple[str, tuple[str, ...]]:
+    """(preset, overrides) of ``task`` at ``scale``."""
+    if scale == "paper":
+        return paper_preset, ()
+    if scale == "tiny":
+        return "tiny", ()
+    if scale == "cpu":
+        return "cpu", CPU_OVERRIDES.get(task, ())
+    raise ConfigError(f"unknown scale '{scale}'; known: {', '.join(SCALES)}")

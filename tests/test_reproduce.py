@@ -1,0 +1,66 @@
+"""specdyn reproduce end to end on tiny presets: runs, figure, claims table; a second
+figure on the same grid reuses the runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from specdyn.cli.main import main
+from specdyn.reproduce.scales import CPU_OVERRIDES, weight_decays
+from specdyn.reproduce.targets import TARGETS, get_target
+from specdyn.tasks import get_preset
+from specdyn.tasks.registry import TASKS
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    args = ["--task", "grokking", "--scale", "tiny", "--seeds", "0", "--out", str(out)]
+    code = main(["reproduce", "14", *args, "--no-progress"])
+    return out, args, code
+
+
+def test_figure_claims_and_runs_are_written(reproduced):
+    out, _, code = reproduced
+    (sweep,) = (out / "sweeps").iterdir()
+    report = json.loads((out / "figure-14" / "grokking-claims.json").read_text())
+    assert code == (0 if report["passed"] else 1)
+    assert report["failed_points"] == 0 and report["figure"] == "14"
+    assert (out / "figure-14" / "grokking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list(sweep.glob("grokking-tiny-*"))) == len(weight_decays("grokking"))
+    ranks = next(c for c in report["claims"] if "effective rank" in c["statement"])
+    values = list(ranks["numbers"]["final_mean_rank"].values())
+    assert ranks["passed"] == all(b < a for a, b in zip(values, values[1:], strict=False))
+    markdown = (out / "figure-14" / "grokking-claims.md").read_text()
+    assert markdown.count("| PASS |") + markdown.count("| FAIL |") == len(report["claims"])
+
+
+def test_another_figure_of_the_same_grid_reuses_the_runs(reproduced, capsys):
+    out, args, _ = reproduced
+    (sweep,) = (out / "sweeps").iterdir()
+    before = json.loads((sweep / "sweep.json").read_text())["points"]
+    main(["reproduce", "7", *args, "--no-progress"])
+    assert json.loads((sweep / "sweep.json").read_text())["points"] == before
+    assert (out / "figure-7" / "grokking.png").exists()
+    assert "alignment" in capsys.readouterr().out
+
+
+def test_every_target_makes_a_valid_sweep_for_its_tasks_at_every_scale():
+    for target in TARGETS.values():
+        for task in target.allowed or (*target.tasks, "grokking", "mlp-cifar10"):
+            for scale in ("cpu", "paper"):
+                spec = target.spec(task, scale, (0, 1, 2))
+                assert spec.preset in TASKS[task].presets
+    for task, overrides in CPU_OVERRIDES.items():
+        assert get_preset(task, "cpu")  # every shrunk task exists
+        assert all("=" in o for o in overrides)
+
+
+def test_unknown_figure_or_scale_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["reproduce", "4", "--out", str(tmp_path)]) == 2
+    assert main(["reproduce", "6", "--task", "grokking", "--scale", "huge"]) == 2
+    assert main(["reproduce", "8", "--task", "grokking", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("specdyn: error:") == 3
+    assert get_target("figure-6") is TARGETS["6"]
