@@ -28,14 +28,23 @@ import numpy as np
 import torch
 
 from specdyn import open_run
+from specdyn.config.overrides import apply_overrides, run_hash, set_value
 from specdyn.store import layout
 from specdyn.store.reader import read_state
+from specdyn.tasks.registry import get_preset
 
 
 def command(args, out: Path) -> list[str]:
     sets = [f"--set={s}" for s in args.set]
     base = [sys.executable, "-m", "specdyn.cli.main", "run", args.task, "--preset", args.preset]
     return base + ["--seed", str(args.seed), "--out", str(out), "--no-progress", *sets]
+
+
+def run_name(args) -> str:
+    """The folder `specdyn run` gives the command (see specdyn.cli.run_cmd)."""
+    cfg = apply_overrides(get_preset(args.task, args.preset), args.set)
+    cfg = set_value(cfg, "seed", str(args.seed))
+    return layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
 
 
 def timed_run(cmd: list[str]) -> tuple[float, Path]:
@@ -112,19 +121,29 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--random-seed", type=int, default=0, help="seed of the kill moments")
     parser.add_argument("--out", type=Path, default=Path("/tmp/kill-soak"))
+    parser.add_argument(
+        "--times",
+        type=float,
+        nargs=2,
+        metavar=("REFERENCE", "STARTUP"),
+        help="reuse OUT/reference and these two wall times (seconds) of an earlier soak",
+    )
     args = parser.parse_args()
 
-    ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
-    startup, _ = timed_run(command(args, args.out / "reference"))
+    if args.times:  # the reference exists: reuse it and its measured times
+        ref_time, startup = args.times
+        ref_dir = args.out / "reference" / run_name(args)
+    else:
+        ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
+        startup, _ = timed_run(command(args, args.out / "reference"))
     print(f"reference: {ref_time:.1f} s; start-up of a rerun: {startup:.1f} s", flush=True)
-    moments = sorted(
-        random.Random(args.random_seed).uniform(0, ref_time) for _ in range(args.kills)
-    )
+    draw = random.Random(args.random_seed)
+    moments = sorted(draw.uniform(0, ref_time) for _ in range(args.kills))
     cmd, previous = command(args, args.out / "killed"), 0.0
     run_dir = args.out / "killed" / ref_dir.name
     print("kill  at (s of reference)  delay (s)  outcome  folder after the kill")
     for i, moment in enumerate(moments, 1):
-        delay = startup + moment - previous
+        delay = moment if i == 1 else startup + moment - previous  # a resume starts up again
         outcome = kill_after(cmd, delay)
         previous = moment
         print(f"{i:4d}  {moment:8.1f}  {delay:8.1f}  {outcome}  {snapshot(run_dir)}", flush=True)
