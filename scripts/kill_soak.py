@@ -4,11 +4,13 @@ uninterrupted run of the same command.
     python scripts/kill_soak.py [--task grokking] [--preset cpu] [--kills 10]
                                 [--set steps=600 ...] [--seed 0] [--out /tmp/kill-soak]
 
-1. Runs the command once uninterrupted (the reference) and once more on the finished run
-   (its wall time is the start-up cost S: imports, building the task, checks).
-2. Draws ``--kills`` moments uniformly over the reference's wall time, sorts them, and for
-   each starts the same command on a second folder and SIGKILLs it after S plus the gap to
-   the previous moment, so the kills spread over the whole run, the finish step included.
+1. Runs the command once uninterrupted (the reference): its recorded steps and its mean
+   wall time between two records, D.
+2. Draws ``--kills`` moments, each a recorded step drawn uniformly and a delay drawn
+   uniformly in [0, D), sorted. For each, starts the same command on a second folder,
+   waits until this process has written the spectra of that step (or a later one), waits
+   the delay, and SIGKILLs it: the kills land anywhere in training, recording, saving
+   and the finish step, and each resume makes progress whatever the machine's load.
 3. Runs the command to the end and compares: the same metric and history rows, no
    duplicates, every spectrum, agreement and final checkpoint; bit-identical or the largest
    difference. Prints a table of the kills and the verdict; exits 1 on any difference.
@@ -28,10 +30,8 @@ import numpy as np
 import torch
 
 from specdyn import open_run
-from specdyn.config.overrides import apply_overrides, run_hash, set_value
 from specdyn.store import layout
 from specdyn.store.reader import read_state
-from specdyn.tasks.registry import get_preset
 
 
 def command(args, out: Path) -> list[str]:
@@ -40,22 +40,19 @@ def command(args, out: Path) -> list[str]:
     return base + ["--seed", str(args.seed), "--out", str(out), "--no-progress", *sets]
 
 
-def run_name(args) -> str:
-    """The folder `specdyn run` gives the command (see specdyn.cli.run_cmd)."""
-    cfg = apply_overrides(get_preset(args.task, args.preset), args.set)
-    cfg = set_value(cfg, "seed", str(args.seed))
-    return layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
-
-
 def timed_run(cmd: list[str]) -> tuple[float, Path]:
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return time.perf_counter() - start, Path(result.stdout.splitlines()[0])
 
 
-def kill_after(cmd: list[str], delay: float) -> str:
-    """Start ``cmd`` and SIGKILL it after ``delay`` seconds; what happened."""
+def kill_after(cmd: list[str], spectra: Path, step: int, delay: float) -> str:
+    """Start ``cmd``; once it has written the spectra of ``step`` or a later one, wait
+    ``delay`` seconds and SIGKILL it. What happened."""
+    start = time.time()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        while proc.poll() is None and not _written_since(spectra, step, start):
+            time.sleep(0.02)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -63,6 +60,14 @@ def kill_after(cmd: list[str], delay: float) -> str:
             proc.wait()
             return "killed"
         return f"ended first (rc {proc.returncode})"
+
+
+def _written_since(folder: Path, step: int, start: float) -> bool:
+    try:
+        files = layout.step_files(folder)
+        return any(layout.step_of(p) >= step and p.stat().st_mtime >= start for p in files)
+    except FileNotFoundError:  # a file removed by the resume while we looked
+        return False
 
 
 def snapshot(run_dir: Path) -> str:
@@ -121,32 +126,20 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--random-seed", type=int, default=0, help="seed of the kill moments")
     parser.add_argument("--out", type=Path, default=Path("/tmp/kill-soak"))
-    parser.add_argument(
-        "--times",
-        type=float,
-        nargs=2,
-        metavar=("REFERENCE", "STARTUP"),
-        help="reuse OUT/reference and these two wall times (seconds) of an earlier soak",
-    )
     args = parser.parse_args()
 
-    if args.times:  # the reference exists: reuse it and its measured times
-        ref_time, startup = args.times
-        ref_dir = args.out / "reference" / run_name(args)
-    else:
-        ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
-        startup, _ = timed_run(command(args, args.out / "reference"))
-    print(f"reference: {ref_time:.1f} s; start-up of a rerun: {startup:.1f} s", flush=True)
+    ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
+    steps = open_run(ref_dir).steps.tolist()
+    gap = ref_time / len(steps)
+    print(f"reference: {ref_time:.1f} s, {len(steps)} records, {gap:.1f} s apart", flush=True)
     draw = random.Random(args.random_seed)
-    moments = sorted(draw.uniform(0, ref_time) for _ in range(args.kills))
-    cmd, previous = command(args, args.out / "killed"), 0.0
+    moments = sorted((draw.choice(steps), draw.uniform(0, gap)) for _ in range(args.kills))
+    cmd = command(args, args.out / "killed")
     run_dir = args.out / "killed" / ref_dir.name
-    print("kill  at (s of reference)  delay (s)  outcome  folder after the kill")
-    for i, moment in enumerate(moments, 1):
-        delay = moment if i == 1 else startup + moment - previous  # a resume starts up again
-        outcome = kill_after(cmd, delay)
-        previous = moment
-        print(f"{i:4d}  {moment:8.1f}  {delay:8.1f}  {outcome}  {snapshot(run_dir)}", flush=True)
+    print("kill  after the record of step  + delay (s)  outcome  folder after the kill")
+    for i, (step, delay) in enumerate(moments, 1):
+        outcome = kill_after(cmd, run_dir / layout.SPECTRA, step, delay)
+        print(f"{i:4d}  {step:6d}  {delay:6.2f}  {outcome}  {snapshot(run_dir)}", flush=True)
     final_time, _ = timed_run(cmd)
     print(f"final resume: {final_time:.1f} s")
     found = compare(run_dir, ref_dir)
