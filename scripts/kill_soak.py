@@ -6,11 +6,13 @@ uninterrupted run of the same command.
 
 1. Runs the command once uninterrupted (the reference): its recorded steps and its mean
    wall time between two records, D.
-2. Draws ``--kills`` moments, each a recorded step drawn uniformly and a delay drawn
-   uniformly in [0, D), sorted. For each, starts the same command on a second folder,
-   waits until this process has written the spectra of that step (or a later one), waits
-   the delay, and SIGKILLs it: the kills land anywhere in training, recording, saving
-   and the finish step, and each resume makes progress whatever the machine's load.
+2. Draws ``--kills`` moments, each a recorded step (distinct, step 0 aside) and a delay
+   drawn uniformly in [0, D), sorted by step; record more often than the state is saved
+   (``--set every=10 --set state_every=20``) so that there are steps enough. For each,
+   starts the same command on a second folder, waits until this process has written the
+   spectra of that step (or a later one), waits the delay, and SIGKILLs it: the kills
+   land anywhere in training, recording, saving and the finish step, and each resume
+   makes progress whatever the machine's load.
 3. Runs the command to the end and compares: the same metric and history rows, no
    duplicates, every spectrum, agreement and final checkpoint; bit-identical or the largest
    difference. Prints a table of the kills and the verdict; exits 1 on any difference.
@@ -133,7 +135,8 @@ def main() -> int:
     gap = ref_time / len(steps)
     print(f"reference: {ref_time:.1f} s, {len(steps)} records, {gap:.1f} s apart", flush=True)
     draw = random.Random(args.random_seed)
-    moments = sorted((draw.choice(steps), draw.uniform(0, gap)) for _ in range(args.kills))
+    chosen = sorted(draw.sample(steps[1:], args.kills))
+    moments = [(step, draw.uniform(0, gap)) for step in chosen]
     cmd = command(args, args.out / "killed")
     run_dir = args.out / "killed" / ref_dir.name
     print("kill  after the record of step  + delay (s)  outcome  folder after the kill")
