@@ -4,11 +4,15 @@ uninterrupted run of the same command.
     python scripts/kill_soak.py [--task grokking] [--preset cpu] [--kills 10]
                                 [--set steps=600 ...] [--seed 0] [--out /tmp/kill-soak]
 
-1. Runs the command once uninterrupted (the reference) and once more on the finished run
-   (its wall time is the start-up cost S: imports, building the task, checks).
-2. Draws ``--kills`` moments uniformly over the reference's wall time, sorts them, and for
-   each starts the same command on a second folder and SIGKILLs it after S plus the gap to
-   the previous moment, so the kills spread over the whole run, the finish step included.
+1. Runs the command once uninterrupted (the reference): its recorded steps and its mean
+   wall time between two records, D.
+2. Draws ``--kills`` moments, each a recorded step (distinct, step 0 aside) and a delay
+   drawn uniformly in [0, D), sorted by step; record more often than the state is saved
+   (``--set every=10 --set state_every=20``) so that there are steps enough. For each,
+   starts the same command on a second folder, waits until this process has written the
+   spectra of that step (or a later one), waits the delay, and SIGKILLs it: the kills
+   land anywhere in training, recording, saving and the finish step, and each resume
+   makes progress whatever the machine's load.
 3. Runs the command to the end and compares: the same metric and history rows, no
    duplicates, every spectrum, agreement and final checkpoint; bit-identical or the largest
    difference. Prints a table of the kills and the verdict; exits 1 on any difference.
@@ -44,9 +48,13 @@ def timed_run(cmd: list[str]) -> tuple[float, Path]:
     return time.perf_counter() - start, Path(result.stdout.splitlines()[0])
 
 
-def kill_after(cmd: list[str], delay: float) -> str:
-    """Start ``cmd`` and SIGKILL it after ``delay`` seconds; what happened."""
+def kill_after(cmd: list[str], spectra: Path, step: int, delay: float) -> str:
+    """Start ``cmd``; once it has written the spectra of ``step`` or a later one, wait
+    ``delay`` seconds and SIGKILL it. What happened."""
+    start = time.time()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        while proc.poll() is None and not _written_since(spectra, step, start):
+            time.sleep(0.02)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -54,6 +62,14 @@ def kill_after(cmd: list[str], delay: float) -> str:
             proc.wait()
             return "killed"
         return f"ended first (rc {proc.returncode})"
+
+
+def _written_since(folder: Path, step: int, start: float) -> bool:
+    try:
+        files = layout.step_files(folder)
+        return any(layout.step_of(p) >= step and p.stat().st_mtime >= start for p in files)
+    except FileNotFoundError:  # a file removed by the resume while we looked
+        return False
 
 
 def snapshot(run_dir: Path) -> str:
@@ -115,19 +131,18 @@ def main() -> int:
     args = parser.parse_args()
 
     ref_time, ref_dir = timed_run(command(args, args.out / "reference"))
-    startup, _ = timed_run(command(args, args.out / "reference"))
-    print(f"reference: {ref_time:.1f} s; start-up of a rerun: {startup:.1f} s", flush=True)
-    moments = sorted(
-        random.Random(args.random_seed).uniform(0, ref_time) for _ in range(args.kills)
-    )
-    cmd, previous = command(args, args.out / "killed"), 0.0
+    steps = open_run(ref_dir).steps.tolist()
+    gap = ref_time / len(steps)
+    print(f"reference: {ref_time:.1f} s, {len(steps)} records, {gap:.1f} s apart", flush=True)
+    draw = random.Random(args.random_seed)
+    chosen = sorted(draw.sample(steps[1:], args.kills))
+    moments = [(step, draw.uniform(0, gap)) for step in chosen]
+    cmd = command(args, args.out / "killed")
     run_dir = args.out / "killed" / ref_dir.name
-    print("kill  at (s of reference)  delay (s)  outcome  folder after the kill")
-    for i, moment in enumerate(moments, 1):
-        delay = startup + moment - previous
-        outcome = kill_after(cmd, delay)
-        previous = moment
-        print(f"{i:4d}  {moment:8.1f}  {delay:8.1f}  {outcome}  {snapshot(run_dir)}", flush=True)
+    print("kill  after the record of step  + delay (s)  outcome  folder after the kill")
+    for i, (step, delay) in enumerate(moments, 1):
+        outcome = kill_after(cmd, run_dir / layout.SPECTRA, step, delay)
+        print(f"{i:4d}  {step:6d}  {delay:6.2f}  {outcome}  {snapshot(run_dir)}", flush=True)
     final_time, _ = timed_run(cmd)
     print(f"final resume: {final_time:.1f} s")
     found = compare(run_dir, ref_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,7 +30,6 @@ def _fail_on(monkeypatch, name_start: str, code: int) -> None:
     "target, code, message",
     [
         ("step_00000010", errno.ENOSPC, "no space left on device while writing {}; free space"),
-        ("state.pt", errno.EACCES, "permission denied while writing {}; make it writable"),
     ],
 )
 def test_a_failed_write_is_one_line_and_the_run_resumes(
@@ -54,9 +54,14 @@ def test_a_failed_write_is_one_line_and_the_run_resumes(
     pd.testing.assert_frame_equal(open_run(run_dir).history, open_run(tiny_run).history)
 
 
-def test_other_errors_name_their_reason():
-    err = atomic.write_error(layout.Path("RUN/metrics.parquet"), OSError(errno.EIO, "x"))
-    assert str(err) == (
-        "input/output error while writing RUN/metrics.parquet; "
-        "fix that and run the same command again to resume"
-    )
+@pytest.mark.parametrize(
+    "code, text",
+    [
+        (errno.EACCES, "permission denied while writing RUN/state.pt; make it writable"),
+        (errno.EROFS, "read-only file system while writing RUN/state.pt; make it writable"),
+        (errno.EIO, "input/output error while writing RUN/state.pt; fix that"),
+    ],
+)
+def test_other_errors_name_their_reason(code, text):
+    err = atomic.write_error(Path("RUN/state.pt"), OSError(code, "x"))
+    assert str(err) == f"{text} and run the same command again to resume"

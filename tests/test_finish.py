@@ -14,18 +14,19 @@ from specdyn import open_run
 from specdyn.cli.main import main
 from specdyn.config import run_hash
 from specdyn.store import layout
+from specdyn.store.tables import read_table
 from specdyn.tasks import get_preset
 
-# Runs the CLI and SIGKILLs itself when a rename of a file named ARGV[1] is due: "before"
-# it (the data is in a temporary), or "after" it; ARGV[2] counts only renames that come
-# after one onto ARGV[3] (empty: any), so a kill can target the finish step's writes.
+# Runs the CLI and SIGKILLs itself when a rename onto a file whose name matches ARGV[1] is
+# due: "before" it (the data is in a temporary), or "after" it (ARGV[2]); only renames
+# after one onto ARGV[3] count (empty: any), so a kill can target the finish step's writes.
 KILLER = """
-import os, signal, sys
+import fnmatch, os, signal, sys
 from specdyn.cli.main import main
 name, when, armed_by = sys.argv[1:4]
 real, armed = os.replace, [armed_by == ""]
 def replace(src, dst, *args, **kwargs):
-    hit = armed[0] and os.path.basename(dst) == name
+    hit = armed[0] and fnmatch.fnmatch(os.path.basename(dst), name)
     if hit and when == "before":
         os.kill(os.getpid(), signal.SIGKILL)
     real(src, dst, *args, **kwargs)
@@ -43,8 +44,14 @@ def _run_and_kill(argv: list[str], name: str, when: str, armed_by: str = "") -> 
     assert result.returncode == -9, result.stderr  # it died of the SIGKILL, not otherwise
 
 
+def _metric_names(run_dir) -> set[str]:
+    return set(
+        read_table(run_dir / layout.METRICS, layout.METRICS_COLUMNS, layout.METRICS_KEY)["metric"]
+    )
+
+
 def _leftovers(run_dir):
-    return [p.name for p in run_dir.iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+    return [p.name for p in run_dir.rglob(f"{layout.TMP_PREFIX}*")]
 
 
 def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_run):
@@ -57,14 +64,18 @@ def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, 
     assert not (run_dir / layout.AGREEMENT).exists() and _leftovers(run_dir)
     # 2. the agreement file is in place, its rows are not in the metrics yet
     _run_and_kill(argv, layout.AGREEMENT, "after")
-    metrics = pd.read_parquet(run_dir / layout.METRICS)
-    assert (run_dir / layout.AGREEMENT).exists() and "agreement" not in set(metrics["metric"])
+    assert (run_dir / layout.AGREEMENT).exists() and "agreement" not in _metric_names(run_dir)
     assert not _leftovers(run_dir)  # the temporary of kill 1 was removed on reopening
-    # 3. the metrics with the agreement rows are in their temporary, not renamed (the
-    # resumed finish step writes nothing before them)
+    # 3. the agreement rows are in the temporary of a metrics part, not renamed (the resumed
+    # finish step writes nothing before them)
+    _run_and_kill(argv, "metrics.*.parquet", "before")
+    assert "agreement" not in _metric_names(run_dir)
+    # 4. the rows are in a part; the compacted table is in its temporary, not renamed
     _run_and_kill(argv, layout.METRICS, "before")
+    assert "agreement" in _metric_names(run_dir) and layout.part_files(run_dir / layout.METRICS)
     assert "agreement" not in set(pd.read_parquet(run_dir / layout.METRICS)["metric"])
     assert main(argv) == 0
+    assert layout.part_files(run_dir / layout.METRICS) == []
     _assert_same_run(open_run(run_dir), open_run(tiny_run))
     assert not _leftovers(run_dir)
 

@@ -1,4 +1,4 @@
-"""Recording spectra during training: schedules, the recorder, post-hoc agreement."""
+"""Recording spectra during training: schedules and the recorder (agreement: analyses/)."""
 
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule

@@ -94,8 +94,10 @@ class Recorder:
 
     def finish(self) -> None:
         """Agreement (Eq. 5) of every recorded step with the last, from stored vectors:
-        written, or checked and redone where missing or stale (see ``ensure_agreement``)."""
+        written, or checked and redone where missing or stale (see ``ensure_agreement``);
+        then each table compacted into its own file."""
         ensure_agreement(self.run, self.top_k)
+        self.run.compact()  # the tables into their own files, parts removed
 
     def _describe(self) -> dict:
         s = self.schedule

@@ -71,4 +71,7 @@ def has_records(path: Path) -> bool:
     names = (layout.STATE, layout.HISTORY, layout.METRICS, layout.AGREEMENT, layout.ARTIFACTS)
     if any((path / name).exists() for name in names):
         return True
+    tables = (path / layout.HISTORY, path / layout.METRICS)
+    if any(layout.part_files(table) for table in tables):
+        return True
     return any(layout.step_files(path / f) for f in (layout.SPECTRA, layout.CHECKPOINTS))

@@ -5,6 +5,8 @@ RUN/                              named by ``run_name(task, preset, hash)``
   config.json                     resolved config, seed, library versions, data source
   history.parquet                 step, split, loss, error
   metrics.parquet                 step, matrix, metric, value
+  parts/metrics.00000012.parquet  rows flushed since the table was last compacted (a live
+                                  run's tables are the file plus its parts, in order)
   spectra/step_00000100.safetensors   s/<matrix>, U/<matrix>, V/<matrix>, align/<pair>
   agreement.safetensors           steps, diag/<matrix> -> (steps, k) agreement diagonal
   artifacts.safetensors           tensors kept from the final model (e.g. samples)
@@ -31,10 +33,13 @@ STATE = "state.pt"
 FIGURES = "figures"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
-WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS)  # where the run writer's temporaries live
+PARTS = "parts"
+WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS, PARTS)  # where the run writer's temporaries live
 
 HISTORY_COLUMNS = ("step", "split", "loss", "error")
 METRICS_COLUMNS = ("step", "matrix", "metric", "value")
+HISTORY_KEY = ("step", "split")  # a row's unique key: a later write of it replaces it
+METRICS_KEY = ("step", "matrix", "metric")
 AGREEMENT_METRIC = "agreement"  # metrics rows written by the finish step
 
 # tensor keys: a spectra file holds values, vectors and alignment diagonals per step
@@ -72,6 +77,24 @@ def vector_matrices(keys: list[str]) -> list[str]:
 
 def agreement_matrices(keys: list[str]) -> list[str]:
     return [key[5:] for key in keys if key.startswith("diag/")]
+
+
+def part_file(table: Path, number: int) -> Path:
+    """The ``number``-th part of the table whose own file is ``table``."""
+    return table.parent / PARTS / f"{table.stem}.{number:08d}.parquet"
+
+
+def part_number(path: Path) -> int:
+    return int(path.name.split(".")[-2])
+
+
+def part_files(table: Path) -> list[Path]:
+    """The parts of ``table``, in write order; none when there are none."""
+    folder = table.parent / PARTS
+    if not folder.is_dir():
+        return []
+    name = re.compile(re.escape(table.stem) + r"\.\d{8}\.parquet")
+    return sorted((p for p in folder.iterdir() if name.fullmatch(p.name)), key=part_number)
 
 
 def step_file(folder: Path, step: int) -> Path:

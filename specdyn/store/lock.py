@@ -38,9 +38,11 @@ def acquire(folder: Path) -> None:
             f"run folder '{folder}' is being written by another process ({holder}); "
             "wait for it to end or stop it, then run the same command again"
         ) from None
+    pid = f"{os.getpid()}\n".encode()
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if os.pread(fd, 32, 0) != pid:  # rewritten only by a new process: a rerun in the
+            os.ftruncate(fd, 0)  # same process leaves the folder untouched
+            os.pwrite(fd, pid, 0)
     except OSError:  # a full disk: the lock holds all the same, only the PID is unknown
         pass
     _held[key] = [fd, 1]

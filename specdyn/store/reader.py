@@ -42,12 +42,12 @@ class Run:
     @cached_property
     def history(self) -> pd.DataFrame:
         """Columns step, split, loss, error."""
-        return read_table(self.path / layout.HISTORY, layout.HISTORY_COLUMNS)
+        return read_table(self.path / layout.HISTORY, layout.HISTORY_COLUMNS, layout.HISTORY_KEY)
 
     @cached_property
     def metrics(self) -> pd.DataFrame:
         """Columns step, matrix, metric, value."""
-        return read_table(self.path / layout.METRICS, layout.METRICS_COLUMNS)
+        return read_table(self.path / layout.METRICS, layout.METRICS_COLUMNS, layout.METRICS_KEY)
 
     def metric_values(self, metric: str, at: str = "last") -> dict[str, float]:
         """matrix (or pair) -> value of ``metric`` at its ``first`` or ``last`` step."""

@@ -1,7 +1,12 @@
-"""Tidy tables kept in memory and written to Parquet atomically.
+"""Tidy tables written to Parquet atomically, one part file per flush.
 
-A row's key (e.g. step + split) is unique: writing a row again replaces it, so a resumed or
-repeated step never shows up twice.
+A flush writes only the rows added since the previous one, as a new part file
+(``RUN/parts/metrics.00000012.parquet``), so appending costs the same at the 10th and the
+10,000th flush. ``compact()`` (when a run finishes, and when a resume drops rows) writes
+the whole table to its own file (``metrics.parquet``) and removes the parts, oldest first.
+Reading merges the table's file and then its parts in order. A row's key (e.g. step +
+split) is unique: the last write of a key wins, so a resumed or repeated step never shows
+up twice, and a crash between two parts, or inside a compaction, leaves a readable table.
 """
 
 from __future__ import annotations
@@ -12,13 +17,26 @@ from pathlib import Path
 import pandas as pd
 
 from specdyn.errors import RunStoreError
+from specdyn.store import layout
 from specdyn.store.atomic import write_bytes
 
 
-def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read a Parquet table; an absent file is an empty table with ``columns``."""
-    if not path.exists():
+def read_table(path: Path, columns: tuple[str, ...], key: tuple[str, ...]) -> pd.DataFrame:
+    """The table at ``path`` with its parts merged in; no file is an empty table."""
+    paths = ([path] if path.exists() else []) + layout.part_files(path)
+    return combine([_read(p, columns) for p in paths], columns, key)
+
+
+def combine(frames: list[pd.DataFrame], columns: tuple[str, ...], key: tuple[str, ...]):
+    """Frames in write order as one table: the last row of each key, stably by step."""
+    frames = [f for f in frames if not f.empty]
+    if not frames:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in columns})
+    both = pd.concat(frames, ignore_index=True).drop_duplicates(list(key), keep="last")
+    return both.sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a malformed file
@@ -36,40 +54,65 @@ def _dtype(column: str) -> str:
 
 
 class Table:
-    """An append-and-replace table over one Parquet file. ``key``: the unique columns.
-
-    Rows must hold ``columns``; extra keys become extra columns (e.g. WER beside CER).
-    """
+    """An append-and-replace table over one Parquet file and its parts. ``key``: the
+    unique columns. Rows must hold ``columns``; extra keys become extra columns."""
 
     def __init__(self, path: Path, columns: tuple[str, ...], key: tuple[str, ...]):
         self.path, self.columns, self.key = path, columns, key
-        self._frame = read_table(path, columns)
-        self._pending: list[dict] = []
+        self._frame = read_table(path, columns, key)
+        self._written: list[pd.DataFrame] = []  # parts written since _frame was merged
+        self._pending: list[dict] = []  # rows not on disk yet
+        parts = layout.part_files(path)
+        self._next = layout.part_number(parts[-1]) + 1 if parts else 1
 
     @property
     def frame(self) -> pd.DataFrame:
-        self._merge()
-        return self._frame
+        """Every row, flushed or not, merged."""
+        if self._written:
+            self._frame = combine([self._frame, *self._written], self.columns, self.key)
+            self._written = []
+        if not self._pending:
+            return self._frame
+        return combine([self._frame, self._new_rows()], self.columns, self.key)
 
     def add(self, rows: list[dict]) -> None:
         self._pending.extend(rows)
 
-    def drop_after(self, step: int) -> None:
-        """Forget every row recorded after ``step`` (used when a run resumes)."""
-        self._merge()
-        self._frame = self._frame[self._frame["step"] <= step].reset_index(drop=True)
-
     def flush(self) -> None:
-        buffer = io.BytesIO()
-        self.frame.to_parquet(buffer, index=False)
-        write_bytes(self.path, buffer.getbuffer())
-
-    def _merge(self) -> None:
+        """Write the rows added since the last flush as one new part file."""
         if not self._pending:
             return
-        new = pd.DataFrame(self._pending)  # required columns first, extra ones kept
-        new = new[list(self.columns) + [c for c in new.columns if c not in self.columns]]
+        new = self._new_rows()
+        _write(layout.part_file(self.path, self._next), new)
+        self._next += 1
+        self._written.append(new)
         self._pending = []
-        both = new if self._frame.empty else pd.concat([self._frame, new], ignore_index=True)
-        both = both.drop_duplicates(list(self.key), keep="last")
-        self._frame = both.sort_values("step", kind="stable").reset_index(drop=True)
+
+    def drop_after(self, step: int) -> None:
+        """Forget every row recorded after ``step`` (used when a run resumes)."""
+        frame = self.frame
+        self._frame = frame[frame["step"] <= step].reset_index(drop=True)
+        self._pending = []
+        self.compact(force=True)
+
+    def compact(self, force: bool = False) -> None:
+        """Write the whole table to its own file and remove the parts, oldest first."""
+        parts = layout.part_files(self.path)
+        if not (parts or force or self._pending):
+            return
+        self._frame, self._written, self._pending = self.frame, [], []
+        _write(self.path, self._frame)
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+    def _new_rows(self) -> pd.DataFrame:
+        if not self._pending:
+            return pd.DataFrame()
+        new = pd.DataFrame(self._pending)  # required columns first, extra ones kept
+        return new[list(self.columns) + [c for c in new.columns if c not in self.columns]]
+
+
+def _write(path: Path, frame: pd.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_bytes(path, buffer.getbuffer())

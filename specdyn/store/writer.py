@@ -37,10 +37,10 @@ class RunWriter:
             for folder in layout.WRITER_FOLDERS:
                 remove_temporaries(self.path / folder)
             self.history = Table(
-                self.path / layout.HISTORY, layout.HISTORY_COLUMNS, ("step", "split")
+                self.path / layout.HISTORY, layout.HISTORY_COLUMNS, layout.HISTORY_KEY
             )
             self.metrics = Table(
-                self.path / layout.METRICS, layout.METRICS_COLUMNS, ("step", "matrix", "metric")
+                self.path / layout.METRICS, layout.METRICS_COLUMNS, layout.METRICS_KEY
             )
         except BaseException:
             lock.release(self.path)
@@ -103,11 +103,15 @@ class RunWriter:
         self.history.flush()
         self.metrics.flush()
 
+    def compact(self) -> None:
+        """Each table into its own file, its parts removed (the end of a run)."""
+        self.history.compact()
+        self.metrics.compact()
+
     def drop_after(self, step: int) -> None:
         """Forget everything recorded after ``step``: tables, spectra and checkpoints."""
-        self.history.drop_after(step)
+        self.history.drop_after(step)  # each table compacted without the dropped rows
         self.metrics.drop_after(step)
-        self.flush()
         for folder in (layout.SPECTRA, layout.CHECKPOINTS):
             for path in layout.step_files(self.path / folder):
                 if layout.step_of(path) > step:
