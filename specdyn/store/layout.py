@@ -9,7 +9,10 @@ RUN/
   artifacts.safetensors           tensors kept from the final model (e.g. samples)
   checkpoints/step_00000100.safetensors   weights only
   state.pt                        resume state (tensors and plain types only)
+  states/step_00000100.pt         full training states kept for branches (train.state_at)
   figures/                        PNGs drawn from the files above
+  analyses/<name>/<table>.parquet results of an analysis of this run (specdyn.analyses)
+  branches/<kind>-<hash>/         a run branched from one of states/, with branch.json
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ ARTIFACTS = "artifacts.safetensors"
 CHECKPOINTS = "checkpoints"
 STATE = "state.pt"
 FIGURES = "figures"
+STATES = "states"
+ANALYSES = "analyses"
+BRANCHES = "branches"
+BRANCH = "branch.json"  # where a branch starts and what it changes
+MASK = "mask.safetensors"  # a lottery branch's mask
 
 HISTORY_COLUMNS = ("step", "split", "loss", "error")
 METRICS_COLUMNS = ("step", "matrix", "metric", "value")
@@ -44,3 +52,18 @@ def step_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(folder.glob("step_*.safetensors"), key=step_of)
+
+
+def state_file(folder: Path, step: int) -> Path:
+    return folder / f"step_{step:08d}.pt"
+
+
+def state_steps(folder: Path) -> list[int]:
+    """The steps of the ``step_XXXXXXXX.pt`` files of ``folder``, ascending."""
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem.removeprefix("step_")) for p in folder.glob("step_*.pt"))
+
+
+def analysis_table(run_path: Path, name: str, table: str) -> Path:
+    return run_path / ANALYSES / name / f"{table}.parquet"

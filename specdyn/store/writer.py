@@ -52,6 +52,17 @@ class RunWriter:
         """Resume state: tensors and plain types only, read back with weights_only=True."""
         write_atomic(self.path / layout.STATE, lambda p: torch.save(dict(state), p))
 
+    def write_state_at(self, step: int, state: Mapping) -> None:
+        """A full training state kept at ``step`` (``states/``) for branches to start from."""
+        target = layout.state_file(self.path / layout.STATES, step)
+        write_atomic(target, lambda p: torch.save(dict(state), p))
+
+    def analysis_table(
+        self, name: str, table: str, columns: tuple[str, ...], key: tuple[str, ...]
+    ) -> Table:
+        """The table ``analyses/<name>/<table>.parquet`` (rows replace rows of the same key)."""
+        return Table(layout.analysis_table(self.path, name, table), columns, key)
+
     def flush(self) -> None:
         self.history.flush()
         self.metrics.flush()
@@ -65,6 +76,9 @@ class RunWriter:
             for path in layout.step_files(self.path / folder):
                 if layout.step_of(path) > step:
                     path.unlink()
+        for later in layout.state_steps(self.path / layout.STATES):
+            if later > step:
+                layout.state_file(self.path / layout.STATES, later).unlink()
         (self.path / layout.AGREEMENT).unlink(missing_ok=True)
 
 

@@ -19,19 +19,30 @@ from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Experiment
 from specdyn.tasks.registry import get_task
 from specdyn.train import callbacks as cb
+from specdyn.train.branch import BranchStart
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import load_state, restore
 
 
-def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
-    """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one."""
+def train(
+    cfg: RunConfig,
+    run_dir: Path,
+    device: torch.device,
+    progress: bool = True,
+    branch: BranchStart | None = None,
+) -> Path:
+    """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one.
+
+    ``branch``: start from another run's training state instead of step 0 (see BranchStart).
+    """
     exp = get_task(cfg.task).build(cfg, device)
     check_same_config(run_dir, to_dict(cfg))
     writer = RunWriter(run_dir)
     optimizer = build_optimizer(exp.model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
-    start = _resume(writer, exp, optimizer, scheduler)
+    start, fresh = _resume(writer, exp, optimizer, scheduler, branch)
+    hooks = branch or BranchStart({})
     if start is not None:  # None: training finished earlier
         writer.write_config(describe(cfg, exp, device))
     recorder = _recorder(cfg, writer, exp)
@@ -39,7 +50,7 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
         state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
         precision = autocast(cfg.train.bf16, device)
         calls = _callbacks(cfg, exp, recorder, precision)
-        _loop(cfg, exp, state, calls, precision, progress)
+        _loop(cfg, exp, state, calls, precision, progress, fresh, hooks)
     if not (run_dir / layout.AGREEMENT).exists():
         recorder.finish()
     if exp.artifacts is not None and not (run_dir / layout.ARTIFACTS).exists():
@@ -57,13 +68,20 @@ def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.Abstra
 
 
 def _loop(
-    cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, precision, progress
+    cfg: RunConfig,
+    exp: Experiment,
+    state: cb.TrainState,
+    calls,
+    precision,
+    progress,
+    fresh: bool,
+    hooks: BranchStart,
 ) -> None:
     start, steps = state.step, cfg.train.steps
     bar = tqdm(total=steps, initial=start, disable=not progress, unit="step", leave=False)
     for step in range(start, steps + 1):
         state.step = step
-        if step > start or start == 0:  # a resumed step already ran its callbacks
+        if step > start or fresh:  # a resumed step already ran its callbacks
             for call in calls:
                 call(state)
             _show(bar, state, exp.error_label)
@@ -71,7 +89,7 @@ def _loop(
             break
         with precision():
             loss = _loss(exp, step)
-        _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip)
+        _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip, hooks)
         bar.update(1)
     bar.close()
 
@@ -84,26 +102,37 @@ def _loss(exp: Experiment, step: int) -> torch.Tensor:
     return loss
 
 
-def _update(exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float) -> None:
+def _update(
+    exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float, hooks: BranchStart
+) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    hooks.after_backward(exp.model)
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(exp.model.parameters(), grad_clip)
     optimizer.step()
     scheduler.step()
+    hooks.after_step(exp.model)
 
 
-def _resume(writer: RunWriter, exp: Experiment, optimizer, scheduler) -> int | None:
-    """The first step to run: 0 for a fresh run, None when the run is complete."""
+def _resume(
+    writer: RunWriter, exp: Experiment, optimizer, scheduler, branch: BranchStart | None
+) -> tuple[int | None, bool]:
+    """(first step to run, whether the run starts afresh): step 0 (or the branch's split
+    step) for a fresh run, None when the run is complete."""
     saved = load_state(writer.path)
     if saved is None:
         writer.drop_after(-1)  # a run killed before its first state starts clean
-        return 0
+        if branch is None:
+            return 0, True
+        restore(branch.state, exp.model, optimizer, scheduler)
+        branch.change(exp.model)
+        return int(branch.state["step"]), True
     if saved["done"]:
-        return None
+        return None, False
     restore(saved, exp.model, optimizer, scheduler)
     writer.drop_after(saved["step"])
-    return saved["step"]
+    return saved["step"], False
 
 
 def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
@@ -125,6 +154,7 @@ def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder, precision) -
         cb.evaluate(evaluate, Schedule(every=t.eval_every, last=last)),
         cb.record(recorder),
         cb.checkpoint(Schedule(every=t.checkpoint_every, at=t.checkpoint_at, last=last)),
+        cb.keep_state(t.state_at),
         cb.save_resume_state(Schedule(every=t.state_every, last=last)),
     ]
 
