@@ -4,11 +4,13 @@ of any state of its model with normalisation statistics recomputed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from specdyn.analyses.interpolate import recompute_norm_stats
+from specdyn.analyses.targets import Weight, inner_weights
 from specdyn.config.overrides import from_dict
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
@@ -32,6 +34,12 @@ def run_config(run: Run) -> RunConfig:
 
 def build(cfg: RunConfig, device: torch.device) -> Experiment:
     return get_task(cfg.task).build(cfg, device)
+
+
+@lru_cache(maxsize=8)
+def inner_targets(cfg: RunConfig) -> tuple[Weight, ...]:
+    """The weights a run's experiments act on (its model built once, on CPU, to name them)."""
+    return tuple(inner_weights(build(cfg, torch.device("cpu")).model))
 
 
 def evaluate_state(

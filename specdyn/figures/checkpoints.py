@@ -45,3 +45,74 @@ def prune_figure(runs: Sequence[Run], out_path: Path, fraction: float = 0.5) -> 
             prune_panel(grid[row, col], table, split)
         grid[0, col].set_title(f"{run.config.get('task')} {run.config.get('preset')}: train loss")
     return save(fig, out_path)
+
+
+def figure_matrix(run: Run, table: pd.DataFrame, preferred: str = "") -> str:
+    """``preferred`` if the table has it, else the run's figure matrix, else the first."""
+    names = list(dict.fromkeys(table["matrix"]))
+    chosen = run.config.get("figures", {}).get("matrix", "")
+    for name in (preferred, chosen):
+        if name in names:
+            return name
+    return names[0]
+
+
+def lottery_row(axes: Sequence[Axes], trunk: Run, branch: Run, matrix: str) -> None:
+    """Figure 10's five panels for one branch: (a) training loss, (b) final agreement of the
+    masked and unmasked matrix, (c) its top-10 summary across layers, (d) agreement of the
+    masked and unmasked trajectories for one matrix, (e) its summary across layers and time."""
+    label = branch.path.name.split("-")[1]
+    history = branch.history[branch.history["split"] == "train"]
+    trunk_train = trunk.history[trunk.history["split"] == "train"]
+    axes[0].plot(trunk_train["step"], trunk_train["loss"], "k--", label="unmasked trunk")
+    axes[0].plot(history["step"], history["loss"], label=f"{label} mask")
+    axes[0].set(xlabel="step", ylabel="train loss", yscale="log", title="(a) training loss")
+    axes[0].legend(fontsize="small")
+    table = branch.analysis("lottery", "agreement")
+    final = table[table["quantity"] == "pruned_final"]
+    one = final[final["matrix"] == matrix]
+    axes[1].plot(one["index"], one["value"], ".-")
+    axes[1].set(xlabel="singular vector", ylabel="agreement", ylim=(0, 1.02))
+    axes[1].set_title(f"(b) masked vs unmasked final, {matrix}")
+    summary = final[final["index"] < 10].groupby("matrix", sort=False)["value"].mean()
+    axes[2].barh(range(len(summary)), summary.values)
+    axes[2].set_yticks(range(len(summary)), summary.index, fontsize="x-small")
+    axes[2].invert_yaxis()
+    axes[2].set(xlabel="top-10 agreement", xlim=(0, 1), title="(c) all layers, final")
+    _trajectory_panels(axes[3], axes[4], table[table["quantity"] == "trajectory"], matrix)
+
+
+def _trajectory_panels(ax_one: Axes, ax_all: Axes, table: pd.DataFrame, matrix: str) -> None:
+    one = table[table["matrix"] == matrix].pivot(index="index", columns="step", values="value")
+    steps = one.columns.to_numpy()
+    image = ax_one.imshow(
+        one.to_numpy(),
+        aspect="auto",
+        origin="lower",
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        extent=(steps[0], steps[-1], 0, len(one)),
+    )
+    ax_one.set(xlabel="step", ylabel="singular vector", title=f"(d) masked vs unmasked, {matrix}")
+    ax_one.figure.colorbar(image, ax=ax_one)
+    top = table[table["index"] < 10].groupby(["matrix", "step"], sort=False)["value"].mean()
+    grid = top.unstack("step")
+    image = ax_all.imshow(grid.to_numpy(), aspect="auto", vmin=0, vmax=1, cmap="viridis")
+    ax_all.set_yticks(range(len(grid)), grid.index, fontsize="x-small")
+    ticks = range(0, len(grid.columns), max(1, len(grid.columns) // 5))
+    ax_all.set_xticks(list(ticks), [str(grid.columns[i]) for i in ticks])
+    ax_all.set(xlabel="step", title="(e) top-10 agreement, all layers")
+    ax_all.figure.colorbar(image, ax=ax_all)
+
+
+def lottery_figure(trunk: Run, branches: Sequence[Run], out_path: Path, matrix: str = "") -> Path:
+    """Figure 10: one row per lottery branch (magnitude first)."""
+    fig = Figure(figsize=(26, 4.6 * len(branches)), layout="constrained")
+    grid = fig.subplots(len(branches), 5, squeeze=False)
+    table = branches[0].analysis("lottery", "agreement")
+    name = figure_matrix(trunk, table[table["quantity"] == "pruned_final"], matrix)
+    for row, branch in enumerate(branches):
+        lottery_row(grid[row], trunk, branch, name)
+        grid[row, 0].set_ylabel(f"{branch.path.name}\ntrain loss")
+    return save(fig, out_path)
