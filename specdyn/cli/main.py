@@ -7,6 +7,7 @@ import sys
 
 from specdyn.cli import (
     compare_cmd,
+    lmc_cmd,
     lottery_cmd,
     plot_cmd,
     prune_cmd,
@@ -16,7 +17,7 @@ from specdyn.cli import (
 )
 from specdyn.errors import SpecdynError
 
-COMMANDS = (tasks_cmd, run_cmd, plot_cmd, compare_cmd, show_cmd, prune_cmd, lottery_cmd)
+COMMANDS = (tasks_cmd, run_cmd, plot_cmd, compare_cmd, show_cmd, prune_cmd, lottery_cmd, lmc_cmd)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -116,3 +116,58 @@ def lottery_figure(trunk: Run, branches: Sequence[Run], out_path: Path, matrix: 
         lottery_row(grid[row], trunk, branch, name)
         grid[row, 0].set_ylabel(f"{branch.path.name}\ntrain loss")
     return save(fig, out_path)
+
+
+LMC_TITLES = {
+    "same": "branches of one trunk (Figure 11)",
+    "cross": "branches of different trunks (Figure 12)",
+    "perturb": "perturbed branches (Figure 13)",
+}
+
+
+def lmc_figure(tables: dict[str, pd.DataFrame], kind: str, matrix: str, out_path: Path) -> Path:
+    """Figures 11-13 for one kind of pair: barrier, one matrix's endpoint agreement and the
+    top-10 agreement of every matrix, against the split step (or eta for ``perturb``)."""
+    x = "eta" if kind == "perturb" else "step"
+    fig = Figure(figsize=(7, 12), layout="constrained")
+    ax_barrier, ax_one, ax_all = fig.subplots(3, 1)
+    barrier = tables["barrier"][tables["barrier"]["kind"] == kind]
+    for (split, metric), rows in barrier.groupby(["split", "metric"], sort=False):
+        stats = rows.groupby(x)["value"].agg(["mean", "std"]).fillna(0.0)
+        style = "-" if metric == "loss" else ":"
+        ax_barrier.errorbar(
+            stats.index,
+            stats["mean"],
+            stats["std"],
+            fmt="o" + style,
+            capsize=3,
+            label=f"{split} {metric}",
+        )
+    ax_barrier.axhline(0, color="k", lw=0.5)
+    ax_barrier.set(xlabel=x, ylabel="barrier (Eq. 6)", title=f"Barrier: {LMC_TITLES[kind]}")
+    ax_barrier.legend(fontsize="small")
+    agreement = tables["agreement"][tables["agreement"]["kind"] == kind]
+    names = list(dict.fromkeys(agreement["matrix"]))
+    matrix = matrix if matrix in names else names[0]
+    one = agreement[agreement["matrix"] == matrix].groupby(["index", x])["value"].mean()
+    _heatmap(ax_one, one.unstack(x), x, f"endpoint agreement, {matrix}", "singular vector")
+    top = agreement[agreement["index"] < 10].groupby(["matrix", x], sort=False)["value"].mean()
+    grid = top.unstack(x).reindex(names)
+    _heatmap(ax_all, grid, x, "top-10 endpoint agreement, every matrix", "")
+    ax_all.set_yticks(range(len(grid)), grid.index, fontsize="x-small")
+    return save(fig, out_path)
+
+
+def _heatmap(ax: Axes, grid: pd.DataFrame, x: str, title: str, ylabel: str) -> None:
+    image = ax.imshow(
+        grid.to_numpy(),
+        aspect="auto",
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        origin="upper" if not ylabel else "lower",
+        interpolation="nearest",
+    )
+    ax.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
+    ax.set(xlabel=x, ylabel=ylabel, title=title)
+    ax.figure.colorbar(image, ax=ax)
