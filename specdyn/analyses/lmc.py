@@ -31,7 +31,7 @@ from specdyn.analyses.barrier import ALPHAS, barrier
 from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_points
 from specdyn.analyses.interpolate import interpolate_states
 from specdyn.analyses.perturb import check_eta
-from specdyn.analyses.runs import build, evaluate_state, run_config
+from specdyn.analyses.runs import build, evaluate_state, run_config, same_task
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
@@ -248,3 +248,21 @@ def draw(root: Path) -> list[Path]:
     }
     kinds = [k for k in names if k in set(tables["barrier"]["kind"])]
     return [lmc_figure(tables, k, matrix, root / layout.FIGURES / names[k]) for k in kinds]
+
+
+def connectivity(
+    path_a: str | Path, path_b: str | Path, device: torch.device | None = None
+) -> dict[str, pd.DataFrame]:
+    """Curve, barriers and endpoint agreement of any two finished runs of one task and model
+    (evaluated on the first run's data); ConfigError for runs of different tasks."""
+    a, b = open_run(path_a), open_run(path_b)
+    same_task([a, b])
+    cfg = run_config(a)
+    curve = interpolation_curve(
+        build(cfg, device or torch.device("cpu")), cfg, final_state(a), final_state(b)
+    )
+    return {
+        "curve": pd.DataFrame(curve),
+        "barrier": pd.DataFrame(barriers(curve)),
+        "agreement": pd.DataFrame(endpoint_agreement(a, b)),
+    }

@@ -70,7 +70,9 @@ def write_agreement(trunk: Run, branch: Run) -> None:
     masked = {w.name: w.matrix(final[w.param] * masks[w.param]).float() for w in targets}
     a, b = decompose(plain, k=K), decompose(masked, k=K)
     for name in plain:
-        diagonal = agreement_matrix(a[name].U, a[name].V, b[name].U, b[name].V, K).diagonal()
+        U_a, V_a, U_b, V_b = a[name].U, a[name].V, b[name].U, b[name].V
+        assert U_a is not None and V_a is not None and U_b is not None and V_b is not None
+        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
         table.add(_rows("pruned_final", steps, name, diagonal))
     for step in sorted(set(trunk.steps.tolist()) & set(branch.steps.tolist())):
         for name in branch.matrices:
