@@ -234,22 +234,6 @@ def read_tables(root: Path) -> dict[str, pd.DataFrame]:
     }
 
 
-def draw(root: Path) -> list[Path]:
-    """Figures 11, 12 and 13 (those the design has pairs for) into ``DESIGN/figures/``."""
-    from specdyn.figures.checkpoints import lmc_figure
-
-    tables = read_tables(root)
-    trunk = open_run(next(iter(sorted(root.glob("trunk-*")))))
-    matrix = trunk.config.get("figures", {}).get("matrix", "")
-    names = {
-        "same": "lmc-same-trunk.png",
-        "cross": "lmc-cross-trunk.png",
-        "perturb": "lmc-perturb.png",
-    }
-    kinds = [k for k in names if k in set(tables["barrier"]["kind"])]
-    return [lmc_figure(tables, k, matrix, root / layout.FIGURES / names[k]) for k in kinds]
-
-
 def connectivity(
     path_a: str | Path, path_b: str | Path, device: torch.device | None = None
 ) -> dict[str, pd.DataFrame]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from specdyn.analyses.branching import BranchSpec, final_state, prepare, run_points
+from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_points
 from specdyn.analyses.masks import check_density
 from specdyn.analyses.plans import REWIND_EPOCH, epoch_steps
 from specdyn.analyses.runs import inner_targets, run_config
@@ -88,3 +88,17 @@ def _rows(quantity: str, step: int, matrix: str, diagonal: torch.Tensor) -> list
         {"quantity": quantity, "step": step, "matrix": matrix, "index": i, "value": float(v)}
         for i, v in enumerate(diagonal.tolist())
     ]
+
+
+def same_design(path: Path) -> list[Path]:
+    """The analysed lottery branches beside ``path`` with its step and density, magnitude
+    masks first."""
+    mine = read_spec(path)
+    found = []
+    for other in sorted(path.parent.glob("lottery-*")):
+        if not (other / layout.BRANCH).exists() or not (other / layout.ANALYSES / NAME).is_dir():
+            continue
+        spec = read_spec(other)
+        if (spec.step, spec.density) == (mine.step, mine.density):
+            found.append(other)
+    return sorted(found, key=lambda p: read_spec(p).mask != "magnitude")

@@ -30,6 +30,7 @@ def handle(args) -> int:
     from specdyn.analyses import lmc
     from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
     from specdyn.config.overrides import apply_overrides, run_hash
+    from specdyn.figures.checkpoints import draw_lmc
     from specdyn.tasks.registry import get_preset
 
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
@@ -47,7 +48,7 @@ def handle(args) -> int:
     )
     print(root, flush=True)
     lmc.run_design(design, root, resolve_device(args.device), not args.no_progress)
-    for path in lmc.draw(root):
+    for path in draw_lmc(root):
         print(path)
     return 0
 

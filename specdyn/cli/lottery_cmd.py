@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from specdyn.cli.run_cmd import resolve_device
@@ -21,7 +20,7 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    from specdyn.analyses.lottery import lottery
+    from specdyn.analyses.lottery import lottery, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
     from specdyn.figures.checkpoints import lottery_figure
     from specdyn.store import layout
@@ -41,22 +40,7 @@ def handle(args) -> int:
     trunk, branch = open_run(args.run_dir), open_run(path)
     train = branch.history[branch.history["split"] == "train"]
     print(f"final train loss {train['loss'].iloc[-1]:.4g}, error {train['error'].iloc[-1]:.4g}")
-    siblings = [open_run(p.parent) for p in _same_design(path)]
-    siblings.sort(key=lambda r: r.path.name.split("-")[1] != "magnitude")
+    siblings = [open_run(p) for p in same_design(path)]
     matrix = LOTTERY_MATRIX.get(trunk.config.get("task", ""), "")
     print(lottery_figure(trunk, siblings, trunk.path / layout.FIGURES / "lottery.png", matrix))
     return 0
-
-
-def _same_design(path: Path) -> list[Path]:
-    """branch.json of every lottery branch with this one's step and density, analysed."""
-    from specdyn.store import layout
-
-    mine = json.loads((path / layout.BRANCH).read_text())
-    found = []
-    for other in sorted(path.parent.glob(f"lottery-*/{layout.BRANCH}")):
-        spec = json.loads(other.read_text())
-        same = all(spec[k] == mine[k] for k in ("step", "density"))
-        if same and (other.parent / layout.ANALYSES / "lottery").is_dir():
-            found.append(other)
-    return found

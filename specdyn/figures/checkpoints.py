@@ -11,7 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from specdyn.figures.plot import save
-from specdyn.store.reader import Run
+from specdyn.store import layout
+from specdyn.store.reader import Run, open_run
 
 # Figure 4's colours: red the full model, blue the top half kept, green the bottom half kept.
 PRUNE_STYLE = {
@@ -171,3 +172,21 @@ def _heatmap(ax: Axes, grid: pd.DataFrame, x: str, title: str, ylabel: str) -> N
     ax.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
     ax.set(xlabel=x, ylabel=ylabel, title=title)
     ax.figure.colorbar(image, ax=ax)
+
+
+LMC_FILES = {
+    "same": "lmc-same-trunk.png",
+    "cross": "lmc-cross-trunk.png",
+    "perturb": "lmc-perturb.png",
+}
+
+
+def draw_lmc(root: Path) -> list[Path]:
+    """Figures 11, 12 and 13 (those a design has pairs for) into ``DESIGN/figures/``."""
+    from specdyn.analyses.lmc import read_tables
+
+    tables = read_tables(root)
+    trunk = open_run(sorted(root.glob("trunk-*"))[0])
+    matrix = trunk.config.get("figures", {}).get("matrix", "")
+    kinds = [k for k in LMC_FILES if k in set(tables["barrier"]["kind"])]
+    return [lmc_figure(tables, k, matrix, root / layout.FIGURES / LMC_FILES[k]) for k in kinds]
