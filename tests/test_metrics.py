@@ -17,7 +17,6 @@ from specdyn.metrics import (
     normalized_effective_rank,
     spectral_norm,
     stable_rank,
-    svd_prune,
     top_score,
 )
 
@@ -68,7 +67,6 @@ def test_all_exports_are_checked():
         "alignment_matrix",
         "agreement_matrix",
         "top_score",
-        "svd_prune",
     }
 
 
@@ -390,99 +388,3 @@ def test_top_score_batch_dims():
     assert out.shape == (2, 3)
     expected = np.diagonal(M.numpy(), axis1=-2, axis2=-1)[..., :2].mean(-1)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
-
-
-# ---------------------------------------------------------------------------- svd prune
-
-
-def np_prune(W: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    U, s, Vt = np.linalg.svd(W, full_matrices=False)
-    cut = math.ceil(len(s) * fraction)
-    top = (U[:, :cut] * s[:cut]) @ Vt[:cut]
-    bottom = (U[:, cut:] * s[cut:]) @ Vt[cut:]
-    return top, bottom
-
-
-@pytest.mark.parametrize("shape", [(8, 8), (10, 6), (5, 9)])
-@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.8, 1.0])
-def test_svd_prune_top_plus_bottom_is_w(shape, fraction):
-    W = gaussian(shape, seed=sum(shape))
-    top = svd_prune(t(W), "top", fraction)
-    bottom = svd_prune(t(W), "bottom", fraction)
-    assert top.shape == bottom.shape == shape
-    np.testing.assert_allclose((top + bottom).numpy(), W, atol=1e-10)
-    np_top, np_bottom = np_prune(W, fraction)
-    np.testing.assert_allclose(top.numpy(), np_top, atol=1e-10)
-    np.testing.assert_allclose(bottom.numpy(), np_bottom, atol=1e-10)
-
-
-@pytest.mark.parametrize(
-    ("r", "fraction", "kept"),
-    [(8, 0.5, 4), (7, 0.5, 4), (10, 0.25, 3), (6, 0.1, 1), (9, 1.0, 9), (9, 0.0, 0)],
-)
-def test_svd_prune_keeps_ceil_fraction_components(r, fraction, kept):
-    assert kept == math.ceil(r * fraction)
-    W = gaussian((r + 3, r), seed=r)
-    top = svd_prune(t(W), "top", fraction).numpy()
-    bottom = svd_prune(t(W), "bottom", fraction).numpy()
-    assert np.linalg.matrix_rank(top) == kept
-    assert np.linalg.matrix_rank(bottom) == r - kept
-    # The top part carries the largest singular values, the bottom part the rest.
-    s = np_svdvals(W)
-    np.testing.assert_allclose(np_svdvals(top)[:kept], s[:kept], rtol=1e-10)
-    np.testing.assert_allclose(np_svdvals(bottom)[: r - kept], s[kept:], rtol=1e-10)
-
-
-@pytest.mark.parametrize(("r", "fraction", "kept"), [(50, 0.14, 7), (25, 0.28, 7)])
-def test_svd_prune_cut_is_exact_for_decimal_fractions(r, fraction, kept):
-    W = gaussian((r, r), seed=r)
-    top = svd_prune(t(W), "top", fraction).numpy()
-    assert np.linalg.matrix_rank(top) == kept
-
-
-def test_svd_prune_top_of_rank_one_is_the_matrix():
-    W = low_rank(7, 5, 1, seed=40)
-    for fraction in (0.01, 0.2, 0.5, 1.0):
-        top = svd_prune(t(W), "top", fraction)
-        np.testing.assert_allclose(top.numpy(), W, atol=1e-10)
-        np.testing.assert_allclose(svd_prune(t(W), "bottom", fraction).numpy(), 0.0, atol=1e-10)
-
-
-def test_svd_prune_default_is_top_half():
-    W = t(gaussian((6, 6), seed=41))
-    assert torch.allclose(svd_prune(W), svd_prune(W, "top", 0.5), atol=1e-12)
-
-
-@pytest.mark.parametrize(
-    ("keep", "fraction"), [("middle", 0.5), ("TOP", 0.5), ("top", -0.1), ("bottom", 1.5)]
-)
-def test_svd_prune_invalid_arguments_raise(keep, fraction):
-    W = t(gaussian((4, 4), seed=42))
-    with pytest.raises(ValueError):
-        svd_prune(W, keep, fraction)
-
-
-def test_svd_prune_nan_fraction_raises():
-    with pytest.raises(ValueError):
-        svd_prune(t(gaussian((4, 4), seed=43)), "top", float("nan"))
-
-
-def test_svd_prune_batch_dims():
-    W = gaussian((2, 3, 6, 4), seed=44)
-    top = svd_prune(t(W), "top", 0.5)
-    bottom = svd_prune(t(W), "bottom", 0.5)
-    assert top.shape == (2, 3, 6, 4)
-    np.testing.assert_allclose((top + bottom).numpy(), W, atol=1e-10)
-    for i in range(2):
-        for j in range(3):
-            np_top, _ = np_prune(W[i, j], 0.5)
-            np.testing.assert_allclose(top[i, j].numpy(), np_top, atol=1e-10)
-            assert np.linalg.matrix_rank(top[i, j].numpy()) == 2
-
-
-def test_svd_prune_float32():
-    W = gaussian((12, 10), seed=45)
-    top = svd_prune(t(W).float(), "top", 0.3)
-    assert top.dtype == torch.float32
-    np_top, _ = np_prune(W, 0.3)
-    np.testing.assert_allclose(top.double().numpy(), np_top, atol=1e-4)

@@ -7,7 +7,10 @@ import sys
 
 from specdyn.cli import (
     compare_cmd,
+    lmc_cmd,
+    lottery_cmd,
     plot_cmd,
+    prune_cmd,
     report_cmd,
     reproduce_cmd,
     run_cmd,
@@ -26,6 +29,9 @@ COMMANDS = (
     report_cmd,
     sweep_cmd,
     reproduce_cmd,
+    prune_cmd,
+    lottery_cmd,
+    lmc_cmd,
 )
 
 

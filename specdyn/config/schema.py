@@ -48,6 +48,8 @@ class TrainConfig:
     experiments branch from; the final step is always saved. bf16: mixed precision, the
     loss and evaluation under bfloat16 autocast on CUDA (weights, optimizer state and the
     recorded SVDs stay float32); ignored on CPU, where the run stays float32.
+    state_at: steps at which a full training state (model, optimizer, schedule, RNG) is
+    kept in ``RUN/states/`` for branches (lottery rewinding, linear mode connectivity).
     """
 
     steps: int = 1000
@@ -56,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     checkpoint_at: tuple[int, ...] = ()
     bf16: bool = False
+    state_at: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

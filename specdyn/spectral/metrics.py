@@ -6,9 +6,6 @@ Every function accepts leading batch dimensions ``(...)``. Singular values ``s``
 
 from __future__ import annotations
 
-import math
-from typing import Literal
-
 import torch
 from torch import Tensor
 
@@ -84,24 +81,6 @@ def top_score(M: Tensor, k: int = 10) -> Tensor:
     return M.diagonal(dim1=-2, dim2=-1)[..., :k].mean(-1)
 
 
-def svd_prune(W: Tensor, keep: Literal["top", "bottom"] = "top", fraction: float = 0.5) -> Tensor:
-    """W rebuilt from its top ceil(r * fraction) SVD components, or from the remaining ones.
-
-    W: (..., m, n), r = min(m, n). keep="top" keeps the largest ceil(r * fraction)
-    components; keep="bottom" keeps the others, so top + bottom == W.
-    """
-    if keep not in ("top", "bottom"):
-        raise ValueError(f"keep must be 'top' or 'bottom', got {keep!r}")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
-    U, s, Vh = torch.linalg.svd(W, full_matrices=False)
-    cut = math.ceil(round(s.shape[-1] * fraction, 9))  # 50 * 0.14 is 7.000000000000001
-    mask = torch.arange(s.shape[-1], device=s.device) < cut
-    if keep == "bottom":
-        mask = ~mask
-    return (U * (s * mask).unsqueeze(-2)) @ Vh
-
-
 def _shape(x: Tensor) -> str:
     return "x".join(map(str, x.shape)) or "scalar"
 
@@ -115,5 +94,4 @@ __all__ = [
     "alignment_matrix",
     "agreement_matrix",
     "top_score",
-    "svd_prune",
 ]

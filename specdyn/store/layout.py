@@ -12,9 +12,13 @@ RUN/                              named by ``run_name(task, preset, hash)``
   artifacts.safetensors           tensors kept from the final model (e.g. samples)
   checkpoints/step_00000100.safetensors   weights only
   state.pt                        resume state (tensors and plain types only)
+  states/step_00000100.pt         full training states kept for branches (train.state_at)
   figures/                        PNGs drawn from the files above
   .lock                           held (flock) by the one process writing the run
   .tmp-*                          a write in progress; removed when the run is reopened
+
+  analyses/<name>/<table>.parquet results of an analysis of this run (specdyn.analyses)
+  branches/<kind>-<hash>/         a run branched from one of states/, with branch.json
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ FIGURES = "figures"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 PARTS = "parts"
-WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS, PARTS)  # where the run writer's temporaries live
+
+STATES = "states"
+ANALYSES = "analyses"
+BRANCHES = "branches"
+BRANCH = "branch.json"  # where a branch starts and what it changes
+MASK = "mask.safetensors"  # a lottery branch's mask
+# where the run writer's temporaries live
+WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS, PARTS, STATES)
 
 HISTORY_COLUMNS = ("step", "split", "loss", "error")
 METRICS_COLUMNS = ("step", "matrix", "metric", "value")
@@ -114,3 +125,20 @@ def step_files(folder: Path) -> list[Path]:
 
 
 _STEP_NAME = re.compile(r"step_\d+\.safetensors")
+_STATE_NAME = re.compile(r"step_\d+\.pt")
+
+
+def state_file(folder: Path, step: int) -> Path:
+    return folder / f"step_{step:08d}.pt"
+
+
+def state_steps(folder: Path) -> list[int]:
+    """The steps of the ``step_XXXXXXXX.pt`` files of ``folder``, ascending."""
+    if not folder.is_dir():
+        return []
+    names = (p for p in folder.iterdir() if _STATE_NAME.fullmatch(p.name))
+    return sorted(int(p.stem.removeprefix("step_")) for p in names)
+
+
+def analysis_table(run_path: Path, name: str, table: str) -> Path:
+    return run_path / ANALYSES / name / f"{table}.parquet"

@@ -105,6 +105,15 @@ class Run:
                 for n in names
             }
 
+    def spectrum(self, matrix: str, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(s (r,), U (m, k), V (n, k)) of ``matrix`` recorded at ``step``, vectors as stored
+        (float32 or float16)."""
+        path = layout.step_file(self.path / layout.SPECTRA, step)
+        if not path.exists():
+            raise RunStoreError(f"run '{self.path}' recorded no spectra at step {step}")
+        with _open(path) as f:
+            return tuple(_get(f, f"{kind}/{matrix}", path) for kind in "sUV")  # type: ignore[return-value]
+
     def agreement(self, matrix: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), diagonal of Eq. 5 against the final step (T, k)) for ``matrix``."""
         path = self.path / layout.AGREEMENT
@@ -193,6 +202,28 @@ class Run:
         return path
 
     @property
+    def state_steps(self) -> list[int]:
+        """Steps at which a full training state was kept (``train.state_at``)."""
+        return layout.state_steps(self.path / layout.STATES)
+
+    def state(self, step: int) -> dict:
+        """The full training state (model, optimizer, scheduler, RNG) kept at ``step``."""
+        path = layout.state_file(self.path / layout.STATES, step)
+        if not path.exists():
+            kept = ", ".join(map(str, self.state_steps)) or "none"
+            raise RunStoreError(
+                f"run '{self.path}' kept no training state at step {step} (kept: {kept})"
+            )
+        return load_torch(path)
+
+    def analysis(self, name: str, table: str | None = None) -> pd.DataFrame:
+        """The table an analysis wrote (``analyses/<name>/<table>.parquet``)."""
+        path = layout.analysis_table(self.path, name, table or name)
+        if not path.exists():
+            raise RunStoreError(f"run '{self.path}' has no '{name}' analysis yet ({path.name})")
+        return read_table(path, (), ())  # compacted when the analysis ends
+
+    @property
     def _spectra_files(self) -> list[Path]:
         return layout.step_files(self.path / layout.SPECTRA)
 
@@ -229,6 +260,14 @@ class Run:
                         steps.setdefault(name, []).append(layout.step_of(path))
                         rows.setdefault(name, []).append(f.get_tensor(key).float().numpy())
         return {n: (np.array(steps[n], dtype=np.int64), np.stack(rows[n])) for n in steps}
+
+
+def load_torch(path: Path) -> dict:
+    """A torch file of tensors and plain types; never unpickles arbitrary objects."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
+        raise RunStoreError(f"'{path}' is unreadable: {err}") from err
 
 
 def _open(path: Path):

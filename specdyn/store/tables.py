@@ -32,7 +32,9 @@ def combine(frames: list[pd.DataFrame], columns: tuple[str, ...], key: tuple[str
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in columns})
-    both = pd.concat(frames, ignore_index=True).drop_duplicates(list(key), keep="last")
+    both = pd.concat(frames, ignore_index=True)
+    if key:  # no key (a finished analysis' table read as is): every row stays
+        both = both.drop_duplicates(list(key), keep="last")
     return both.sort_values("step", kind="stable").reset_index(drop=True)
 
 

@@ -95,9 +95,17 @@ class RunWriter:
 
     def write_state(self, state: Mapping) -> None:
         """Resume state: tensors and plain types only, read back with weights_only=True."""
-        buffer = io.BytesIO()
-        torch.save(dict(state), buffer)
-        write_bytes(self.path / layout.STATE, buffer.getbuffer())
+        _save_torch(self.path / layout.STATE, state)
+
+    def write_state_at(self, step: int, state: Mapping) -> None:
+        """A full training state kept at ``step`` (``states/``) for branches to start from."""
+        _save_torch(layout.state_file(self.path / layout.STATES, step), state)
+
+    def analysis_table(
+        self, name: str, table: str, columns: tuple[str, ...], key: tuple[str, ...]
+    ) -> Table:
+        """The table ``analyses/<name>/<table>.parquet`` (rows replace rows of the same key)."""
+        return Table(layout.analysis_table(self.path, name, table), columns, key)
 
     def flush(self) -> None:
         self.history.flush()
@@ -116,9 +124,19 @@ class RunWriter:
             for path in layout.step_files(self.path / folder):
                 if layout.step_of(path) > step:
                     path.unlink()
+        for later in layout.state_steps(self.path / layout.STATES):
+            if later > step:
+                layout.state_file(self.path / layout.STATES, later).unlink()
         (self.path / layout.AGREEMENT).unlink(missing_ok=True)
 
 
 def _write_tensors(target: Path, tensors: Mapping[str, Tensor], meta: dict | None = None) -> None:
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=meta)
     write_bytes(target, data)
+
+
+def _save_torch(target: Path, state: Mapping) -> None:
+    """``torch.save`` of tensors and plain types, written atomically."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    write_bytes(target, buffer.getbuffer())

@@ -13,7 +13,7 @@ from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Evaluation
-from specdyn.train.state import save_state
+from specdyn.train.state import full_state, save_state
 
 
 @dataclass
@@ -72,5 +72,16 @@ def save_resume_state(when: Schedule) -> Callback:
             save_state(
                 state.writer, state.step, state.model, state.optimizer, state.scheduler, done
             )
+
+    return callback
+
+
+def keep_state(at: tuple[int, ...]) -> Callback:
+    """Full training states kept at the steps ``at`` (``RUN/states/``), for branches."""
+
+    def callback(state: TrainState) -> None:
+        if state.step in at:
+            kept = full_state(state.step, state.model, state.optimizer, state.scheduler)
+            state.writer.write_state_at(state.step, kept)
 
     return callback

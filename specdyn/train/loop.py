@@ -20,16 +20,24 @@ from specdyn.store.writer import RunWriter
 from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
 from specdyn.train import callbacks as cb
+from specdyn.train.branch import BranchStart
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import load_state, restore
 
 
-def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
+def train(
+    cfg: RunConfig,
+    run_dir: Path,
+    device: torch.device,
+    progress: bool = True,
+    branch: BranchStart | None = None,
+) -> Path:
     """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one.
 
     The folder is locked for this process first (an existing folder before the task is
     built, so a second process is refused at once), and the run ends with ``_finish``.
+    ``branch``: start from another run's training state instead of step 0 (see BranchStart).
     """
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     try:
@@ -39,13 +47,15 @@ def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = 
         optimizer = build_optimizer(exp.model, cfg.optim)
         scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
         last = cfg.train.steps
-        start = _resume(writer, exp, optimizer, scheduler, last, lambda: describe(cfg, exp, device))
+        info = lambda: describe(cfg, exp, device)  # noqa: E731
+        start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
+        hooks = branch or BranchStart({})
         recorder = _recorder(cfg, writer, exp)
-        state = cb.TrainState(max(start, 0), exp.model, optimizer, scheduler, writer)
+        state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
         precision = autocast(cfg.train.bf16, device)
         calls = _callbacks(cfg, exp, recorder, precision)
-        if start < last:  # -1: a fresh run
-            _loop(cfg, exp, state, calls, precision, progress)
+        if start < last:
+            _loop(cfg, exp, state, calls, precision, progress, fresh, hooks)
         _finish(cfg, exp, state, calls[:-1], recorder)
     finally:
         if writer is not None:
@@ -82,13 +92,20 @@ def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.Abstra
 
 
 def _loop(
-    cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, precision, progress
+    cfg: RunConfig,
+    exp: Experiment,
+    state: cb.TrainState,
+    calls,
+    precision,
+    progress,
+    fresh: bool,
+    hooks: BranchStart,
 ) -> None:
     start, steps = state.step, cfg.train.steps
     bar = tqdm(total=steps, initial=start, disable=not progress, unit="step", leave=False)
     for step in range(start, steps + 1):
         state.step = step
-        if step > start or start == 0:  # a resumed step already ran its callbacks
+        if step > start or fresh:  # a resumed step already ran its callbacks
             for call in calls:
                 call(state)
             _show(bar, state)
@@ -96,7 +113,7 @@ def _loop(
             break
         with precision():
             loss = _loss(exp, step)
-        _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip)
+        _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip, hooks)
         bar.update(1)
     bar.close()
 
@@ -109,28 +126,45 @@ def _loss(exp: Experiment, step: int) -> torch.Tensor:
     return loss
 
 
-def _update(exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float) -> None:
+def _update(
+    exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float, hooks: BranchStart
+) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    hooks.after_backward(exp.model)
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(exp.model.parameters(), grad_clip)
     optimizer.step()
     scheduler.step()
+    hooks.after_step(exp.model)
 
 
-def _resume(writer: RunWriter, exp: Experiment, optimizer, scheduler, last: int, describe) -> int:
-    """The saved step to resume from (the final one when training ended), -1 for a fresh
-    run; the config is (re)written unless training ended."""
+def _resume(
+    writer: RunWriter,
+    exp: Experiment,
+    optimizer,
+    scheduler,
+    last: int,
+    describe,
+    branch: BranchStart | None,
+) -> tuple[int, bool]:
+    """(the step to start or resume from, whether it starts afresh): 0 (or the branch's
+    split step) for a fresh run, the saved step otherwise (the final one when training
+    ended); the config is (re)written unless training ended."""
     saved = load_state(writer.path)
     if saved is None:
         writer.write_config(describe())
         writer.drop_after(-1)  # a run killed before its first state starts clean
-        return -1
+        if branch is None:
+            return 0, True
+        restore(dict(branch.state), exp.model, optimizer, scheduler, writer.path / layout.BRANCH)
+        branch.change(exp.model)
+        return int(branch.state["step"]), True
     restore(saved, exp.model, optimizer, scheduler, writer.path / layout.STATE)
     if saved["step"] < last:
         writer.write_config(describe())
         writer.drop_after(saved["step"])
-    return saved["step"]
+    return saved["step"], False
 
 
 def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
@@ -152,6 +186,7 @@ def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder, precision) -
         cb.evaluate(evaluate, Schedule(every=t.eval_every, last=last)),
         cb.record(recorder),
         cb.checkpoint(Schedule(every=t.checkpoint_every, at=t.checkpoint_at, last=last)),
+        cb.keep_state(t.state_at),
         cb.save_resume_state(Schedule(every=t.state_every, last=last)),
     ]
 

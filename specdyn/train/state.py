@@ -23,6 +23,11 @@ FIELDS: dict[str, type] = {
 
 
 def save_state(writer: RunWriter, step: int, model: nn.Module, optimizer, scheduler, done=False):
+    writer.write_state(full_state(step, model, optimizer, scheduler, done))
+
+
+def full_state(step: int, model: nn.Module, optimizer, scheduler, done: bool = False) -> dict:
+    """Everything needed to continue training from ``step``: tensors and plain types."""
     state = {
         "step": step,
         "done": done,
@@ -33,7 +38,7 @@ def save_state(writer: RunWriter, step: int, model: nn.Module, optimizer, schedu
     }
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    writer.write_state(state)
+    return state
 
 
 def load_state(run_path: Path) -> dict | None:

@@ -1,0 +1,104 @@
+"""Lottery tickets (paper Section 7.2, Figure 10, Appendix A.8).
+
+A mask from the trunk's final weights (global magnitude, or random with the same per-layer
+counts), rewound to a kept training state of the trunk (optimizer and schedule included),
+trained to the end with masked weights and gradients held at zero. The branch is an
+ordinary recorded run in ``TRUNK/branches/lottery-<mask>-<hash>/``; its
+``analyses/lottery/agreement.parquet`` holds the diagonal of Eq. 5 for two quantities:
+
+- ``pruned_final``: the trunk's final matrices against the same matrices masked;
+- ``trajectory``: the branch against the trunk at every step both recorded (their stored
+  vectors; no SVD is repeated).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_points
+from specdyn.analyses.masks import check_density
+from specdyn.analyses.plans import REWIND_EPOCH, epoch_steps
+from specdyn.analyses.runs import inner_targets, run_config
+from specdyn.errors import ConfigError
+from specdyn.spectral.metrics import agreement_matrix
+from specdyn.spectral.svd import decompose
+from specdyn.store import layout
+from specdyn.store.reader import Run, open_run
+from specdyn.store.writer import RunWriter
+
+NAME = "lottery"
+COLUMNS = ("quantity", "step", "matrix", "index", "value")
+KEY = ("quantity", "step", "matrix", "index")
+K = 100  # singular vectors compared
+
+
+def lottery(
+    trunk_path: str | Path,
+    mask: str = "magnitude",
+    density: float = 0.05,
+    rewind_step: int | None = None,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> Path:
+    """Train (or resume) the lottery branch of a finished trunk and write its agreement
+    table; returns the branch folder."""
+    if mask not in ("magnitude", "random"):
+        raise ConfigError(f"mask must be 'magnitude' or 'random', got '{mask}'")
+    check_density(density)
+    trunk = open_run(trunk_path)
+    cfg = run_config(trunk)
+    final_state(trunk)  # the mask comes from the end of training
+    step = REWIND_EPOCH * epoch_steps(cfg) if rewind_step is None else rewind_step
+    spec = BranchSpec("lottery", step, mask=mask, density=density, mask_seed=seed)
+    branch_cfg, path = prepare(trunk, spec)
+    run_points([(branch_cfg, path)], device or torch.device("cpu"), progress)
+    write_agreement(trunk, open_run(path))
+    return path
+
+
+def write_agreement(trunk: Run, branch: Run) -> None:
+    """The branch's ``analyses/lottery/agreement.parquet`` (see the module docstring)."""
+    table = RunWriter(branch.path).analysis_table(NAME, "agreement", COLUMNS, KEY)
+    final, steps = final_state(trunk), int(trunk.config["train"]["steps"])
+    masks = load_file(branch.path / layout.MASK)
+    targets = inner_targets(run_config(trunk))
+    plain = {w.name: w.matrix(final[w.param]).float() for w in targets}
+    masked = {w.name: w.matrix(final[w.param] * masks[w.param]).float() for w in targets}
+    a, b = decompose(plain, k=K), decompose(masked, k=K)
+    for name in plain:
+        U_a, V_a, U_b, V_b = a[name].U, a[name].V, b[name].U, b[name].V
+        assert U_a is not None and V_a is not None and U_b is not None and V_b is not None
+        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
+        table.add(_rows("pruned_final", steps, name, diagonal))
+    for step in sorted(set(trunk.steps.tolist()) & set(branch.steps.tolist())):
+        for name in branch.matrices:
+            U_a, V_a = (torch.from_numpy(x).float() for x in trunk.vectors(name, step))
+            U_b, V_b = (torch.from_numpy(x).float() for x in branch.vectors(name, step))
+            diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
+            table.add(_rows("trajectory", step, name, diagonal))
+    table.compact()
+
+
+def _rows(quantity: str, step: int, matrix: str, diagonal: torch.Tensor) -> list[dict]:
+    return [
+        {"quantity": quantity, "step": step, "matrix": matrix, "index": i, "value": float(v)}
+        for i, v in enumerate(diagonal.tolist())
+    ]
+
+
+def same_design(path: Path) -> list[Path]:
+    """The analysed lottery branches beside ``path`` with its step and density, magnitude
+    masks first."""
+    mine = read_spec(path)
+    found = []
+    for other in sorted(path.parent.glob("lottery-*")):
+        if not (other / layout.BRANCH).exists() or not (other / layout.ANALYSES / NAME).is_dir():
+            continue
+        spec = read_spec(other)
+        if (spec.step, spec.density) == (mine.step, mine.density):
+            found.append(other)
+    return sorted(found, key=lambda p: read_spec(p).mask != "magnitude")

@@ -1,0 +1,34 @@
+"""Per-task settings of the experiments on checkpoints, in one table: epoch length (for
+"rewind to the end of epoch 4" and LMC split points) and the matrix single-matrix panels
+show. The tasks themselves stay untouched; a run is changed only through ``--set``.
+"""
+
+from __future__ import annotations
+
+from specdyn.config.schema import RunConfig
+
+FULL_BATCH = ("grokking",)  # one step is one epoch
+# task -> the matrix of Figure 10's single-layer panels (the paper: VGG's 3rd convolution)
+LOTTERY_MATRIX = {"vgg16-cifar10": "convs.2", "mlp-cifar10": "layers.1"}
+REWIND_EPOCH = 4  # Appendix A.8: rewind to the end of epoch 4
+PERTURB_EPOCH = 4  # Appendix A.10: perturb at the end of epoch 4
+
+
+def epoch_steps(cfg: RunConfig) -> int:
+    """Optimizer steps per epoch: 1 for full-batch tasks; train_size // batch_size when the
+    data section names both; else the evaluation interval (the minibatch presets evaluate
+    once per epoch)."""
+    if cfg.task in FULL_BATCH:
+        return 1
+    size, batch = getattr(cfg.data, "train_size", 0), getattr(cfg.data, "batch_size", 0)
+    if size and batch:
+        return max(1, size // batch)
+    return max(1, cfg.train.eval_every)
+
+
+def lmc_splits(cfg: RunConfig) -> tuple[int, ...]:
+    """Appendix A.9's split points: 5 evenly spaced in epoch 1 (from step 0), the end of
+    epoch 1, and the ends of epochs 2-5; those past the end of training are dropped."""
+    e = epoch_steps(cfg)
+    steps = [round(j * e / 5) for j in range(5)] + [k * e for k in range(1, 6)]
+    return tuple(s for s in sorted(set(steps)) if s < cfg.train.steps)

@@ -1,0 +1,62 @@
+"""``specdyn lmc TASK``: linear mode connectivity of branch endpoints (Figures 11-13)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from specdyn.cli.common import Subparsers
+from specdyn.cli.run_cmd import resolve_device
+from specdyn.errors import ConfigError
+
+
+def add_parser(sub: Subparsers) -> None:
+    p = sub.add_parser("lmc", help="train trunks and branches; barriers and agreement of pairs")
+    p.add_argument("task", help="task name (see `specdyn tasks`)")
+    p.add_argument("--preset", help="preset name (default: the task's default)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--trunks", type=int, default=3, help="trunk seeds (3)")
+    p.add_argument("--branches", type=int, default=3, help="branch data orders per split (3)")
+    p.add_argument("--splits", help="split steps, comma-separated (default: Appendix A.9's)")
+    p.add_argument("--perturb", help="perturbation sizes eta, comma-separated (Figure 13)")
+    p.add_argument("--perturb-step", type=int, help="split step of the perturbation (epoch 4)")
+    p.add_argument("--out", default="runs", help="folder that holds the design (runs)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from specdyn.analyses import lmc
+    from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
+    from specdyn.config.overrides import apply_overrides, run_hash
+    from specdyn.figures.checkpoints import draw_lmc
+    from specdyn.tasks.registry import get_preset
+
+    cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
+    etas = _numbers(args.perturb, float, "--perturb") if args.perturb else ()
+    splits = _numbers(args.splits, int, "--splits") if args.splits else ()
+    if not args.splits and not args.perturb:
+        splits = lmc_splits(cfg)
+    step = PERTURB_EPOCH * epoch_steps(cfg) if args.perturb_step is None else args.perturb_step
+    design = lmc.Design(cfg, args.trunks, args.branches, splits, etas, step if etas else 0)
+    lmc.check(design)
+    text = json.dumps([run_hash(cfg), design.trunks, design.branches, splits, etas, step])
+    root = (
+        Path(args.out)
+        / f"lmc-{cfg.task}-{cfg.preset}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    )
+    print(root, flush=True)
+    lmc.run_design(design, root, resolve_device(args.device), not args.no_progress)
+    for path in draw_lmc(root):
+        print(path)
+    return 0
+
+
+def _numbers(text: str, kind: type, flag: str) -> tuple:
+    try:
+        return tuple(sorted({kind(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise ConfigError(f"{flag} expects comma-separated numbers, got '{text}'") from None

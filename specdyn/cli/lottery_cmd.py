@@ -1,0 +1,48 @@
+"""``specdyn lottery RUN``: a lottery-ticket branch of a finished run (Figure 10)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from specdyn.cli.common import Subparsers
+from specdyn.cli.run_cmd import resolve_device
+
+
+def add_parser(sub: Subparsers) -> None:
+    p = sub.add_parser("lottery", help="retrain a run's rewound weights under a sparse mask")
+    p.add_argument("run_dir", type=Path, help="a finished trunk run")
+    p.add_argument("--mask", choices=("magnitude", "random"), default="magnitude")
+    p.add_argument("--density", type=float, default=0.05, help="fraction kept (0.05)")
+    p.add_argument("--rewind-step", type=int, help="kept state to rewind to (end of epoch 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random mask (0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from specdyn.analyses.lottery import lottery, same_design
+    from specdyn.analyses.plans import LOTTERY_MATRIX
+    from specdyn.figures.checkpoints import lottery_figure
+    from specdyn.store import layout
+    from specdyn.store.reader import open_run
+
+    device = resolve_device(args.device)
+    path = lottery(
+        args.run_dir,
+        args.mask,
+        args.density,
+        args.rewind_step,
+        args.seed,
+        device,
+        not args.no_progress,
+    )
+    print(path)
+    trunk, branch = open_run(args.run_dir), open_run(path)
+    train = branch.history[branch.history["split"] == "train"]
+    print(f"final train loss {train['loss'].iloc[-1]:.4g}, error {train['error'].iloc[-1]:.4g}")
+    siblings = [open_run(p) for p in same_design(path)]
+    matrix = LOTTERY_MATRIX.get(trunk.config.get("task", ""), "")
+    print(lottery_figure(trunk, siblings, trunk.path / layout.FIGURES / "lottery.png", matrix))
+    return 0
