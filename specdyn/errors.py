@@ -27,3 +27,7 @@ class RunStoreError(SpecdynError, OSError):
 
 class DivergedError(SpecdynError, FloatingPointError):
     """The training loss became NaN or Inf."""
+
+
+class CheckpointError(SpecdynError, ValueError):
+    """A checkpoint that cannot be read safely, or a series whose checkpoints disagree."""
