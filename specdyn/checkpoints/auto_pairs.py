@@ -133,7 +133,7 @@ def _transformer(layout: Layout, shapes: dict[str, tuple[int, int]]) -> list[Pai
         pairs.append(Pair(embed, order[0] + layout.chain[0][0], prev_side="V"))
     for i, block in enumerate(order):
         pairs.append(Pair(block + layout.v_split, block + layout.chain[1][0]))
-        for prev_step, next_step in zip(layout.chain[1:], layout.chain[2:]):
+        for prev_step, next_step in zip(layout.chain[1:], layout.chain[2:], strict=False):
             pairs += [Pair(block + a, block + b) for a in prev_step for b in next_step]
         last = block + layout.chain[-1][0]
         if i + 1 < len(order):
@@ -155,7 +155,7 @@ def _find(shapes: dict[str, tuple[int, int]], prefix: str, names: tuple[str, ...
 def _stack(specs: list[MatrixSpec], kernels: dict[str, tuple[int, ...]]) -> list[Pair]:
     wholes = [s for s in specs if s.name.rsplit(".", 1)[0] + "." not in _prefixes(specs)]
     pairs = []
-    for a, b in zip(wholes, wholes[1:]):
+    for a, b in zip(wholes, wholes[1:], strict=False):
         kernel = kernels.get(b.name, ())
         inputs = b.shape[1]
         for k in kernel:

@@ -133,9 +133,13 @@ def _qkv(whole: MatrixSpec, d: int, n_heads: int | None, interleave: bool) -> li
         block = _block(whole, x, slice(i * d, (i + 1) * d), None)
         out.append(block)
         if n_heads:
-            dh = d // n_heads
-            out += [_block(block, f"h{h}", slice(h * dh, (h + 1) * dh), None) for h in range(n_heads)]
+            out += _head_rows(block, n_heads)
     return out
+
+
+def _head_rows(block: MatrixSpec, n_heads: int) -> list[MatrixSpec]:
+    dh = block.shape[0] // n_heads
+    return [_block(block, f"h{h}", slice(h * dh, (h + 1) * dh), None) for h in range(n_heads)]
 
 
 def _neox_qkv(whole: MatrixSpec, d: int, n_heads: int, heads: bool) -> list[MatrixSpec]:
@@ -150,7 +154,7 @@ def _neox_qkv(whole: MatrixSpec, d: int, n_heads: int, heads: bool) -> list[Matr
         block = MatrixSpec(f"{whole.name}.{x}", whole.key, pick, (d, whole.shape[1]))
         out.append(block)
         if heads:
-            out += [_block(block, f"h{h}", slice(h * dh, (h + 1) * dh), None) for h in range(n_heads)]
+            out += _head_rows(block, n_heads)
     return out
 
 

@@ -55,7 +55,10 @@ def discover(paths: Sequence[str | Path], steps: Sequence[int] | None = None) ->
     if steps is not None:
         if len(steps) != len(found):
             raise CheckpointError(f"--steps gives {len(steps)} steps for {len(found)} checkpoints")
-        found = [Checkpoint(c.path, int(s), c.weights, c.hints) for c, s in zip(found, steps)]
+        found = [
+            Checkpoint(c.path, int(s), c.weights, c.hints)
+            for c, s in zip(found, steps, strict=True)
+        ]
     if len(found) == 1 and found[0].step is None:
         found = [Checkpoint(found[0].path, 0, found[0].weights, found[0].hints)]
     for c in found:
