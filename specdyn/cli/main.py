@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from specdyn.cli import compare_cmd, plot_cmd, run_cmd, show_cmd, tasks_cmd
+from specdyn.cli import analyze_cmd, compare_cmd, plot_cmd, run_cmd, show_cmd, tasks_cmd
 from specdyn.errors import SpecdynError
 
-COMMANDS = (tasks_cmd, run_cmd, plot_cmd, compare_cmd, show_cmd)
+COMMANDS = (tasks_cmd, run_cmd, plot_cmd, compare_cmd, show_cmd, analyze_cmd)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from torch import Tensor
 EVALS_THRESH = 1e-5  # WeightWatcher's EVALS_THRESH: eigenvalues below are dropped
 SMALL_N = 20  # WeightWatcher's SMALL_N_CUTOFF
 SMALL_N_MIN_TAIL = 8
+TW99 = 2.02  # 99th percentile of the Tracy-Widom (beta = 1) law
 _CHUNK = 2**22  # entries of the (xmin, x) grid evaluated at once
 
 
@@ -154,16 +155,21 @@ def mp_median(beta: float) -> float:
 
 
 def mp_bulk_edge(s: Tensor, shape: tuple[int, int]) -> float:
-    """The largest singular value a random (m, n) matrix with W's noise level would have:
-    sigma * (sqrt(m) + sqrt(n)), sigma estimated from the median singular value so that
-    the outliers themselves do not inflate it (Gavish & Donoho 2014)."""
+    """The largest singular value a random (m, n) matrix with W's noise level would reach:
+    sigma * sqrt(mu + TW99 * sigma_tw), with mu = (sqrt(m) + sqrt(n))^2 the Marchenko-Pastur
+    edge of the eigenvalues, sigma_tw = (sqrt(m) + sqrt(n)) (1/sqrt(m) + 1/sqrt(n))^(1/3)
+    the scale of their Tracy-Widom fluctuation (Johnstone 2001) and TW99 = 2.02 its 99th
+    percentile. The noise level sigma comes from the median singular value, so outliers do
+    not inflate it (Gavish & Donoho 2014)."""
     m, n = shape
     big, r = max(m, n), min(m, n)
     if s.shape[-1] != r:
         raise ValueError(f"{s.shape[-1]} singular values for a {m}x{n} matrix")
     median = float(s.detach().double().median())
     sigma = median / math.sqrt(big * mp_median(r / big))
-    return sigma * (math.sqrt(m) + math.sqrt(n))
+    root = math.sqrt(m) + math.sqrt(n)
+    fluctuation = root * (1 / math.sqrt(m) + 1 / math.sqrt(n)) ** (1 / 3)
+    return sigma * math.sqrt(root**2 + TW99 * fluctuation)
 
 
 def mp_outliers(s: Tensor, shape: tuple[int, int]) -> int:
