@@ -195,3 +195,18 @@ def open_index(index: Path) -> WeightSource:
     if kinds == {"torch"}:
         return StateDictSource(shards, str(index.parent))
     raise CheckpointError(f"shards of '{index}' are not all safetensors or all PyTorch files")
+
+
+class MemorySource(WeightSource):
+    """Tensors already in memory (a live model's state dict); tied copies come once."""
+
+    def __init__(self, state: Mapping[str, Tensor], label: str = "model"):
+        self.label = label
+        self._state = _untied({k: v.detach() for k, v in state.items()})
+        self.tensors = {
+            k: TensorInfo(tuple(v.shape), str(v.dtype).removeprefix("torch."))
+            for k, v in self._state.items()
+        }
+
+    def get(self, name: str) -> Tensor:
+        return self._state[name]
