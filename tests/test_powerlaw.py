@@ -82,15 +82,41 @@ def test_mp_outliers_counts_planted_spikes_only():
     assert powerlaw.mp_outliers(s, (n, m)) == 3  # the edge is symmetric in the shape
 
 
+def _shuffled_distance(W: torch.Tensor) -> float:
+    """WeightWatcher's way: the JS distance to the ESD of W with its entries shuffled."""
+    flat = W.flatten()[torch.randperm(W.numel(), generator=torch.Generator().manual_seed(0))]
+    p = np.sort(torch.linalg.svdvals(W).numpy() ** 2)
+    q = np.sort(torch.linalg.svdvals(flat.view_as(W)).numpy() ** 2)
+    p, q = p / p.sum(), q / q.sum()
+    mid = (p + q) / 2
+    kl = lambda a: np.sum(a * np.log(a / mid))  # noqa: E731
+    return float(np.sqrt((kl(p) + kl(q)) / 2))
+
+
 def test_rand_distance_is_small_for_noise_and_large_for_structure():
     gen = torch.Generator().manual_seed(1)
-    noise = torch.randn(120, 80, generator=gen, dtype=torch.float64)
-    low_rank = noise[:, :4] @ torch.randn(4, 80, generator=gen, dtype=torch.float64)
-    for W, low, high in ((noise, 0.0, 0.05), (low_rank, 0.3, 1.0)):
-        W_rand = powerlaw.shuffled(W, torch.Generator().manual_seed(0))
-        assert sorted(W_rand.flatten().tolist()) == sorted(W.flatten().tolist())
-        d = powerlaw.rand_distance(torch.linalg.svdvals(W), torch.linalg.svdvals(W_rand))
-        assert low <= d <= high
+    noise = torch.randn(300, 200, generator=gen, dtype=torch.float64)
+    low_rank = noise[:, :4] @ torch.randn(4, 200, generator=gen, dtype=torch.float64)
+    d_noise = powerlaw.rand_distance(torch.linalg.svdvals(noise), (300, 200))
+    d_low = powerlaw.rand_distance(torch.linalg.svdvals(low_rank), (300, 200))
+    assert d_noise < 0.03 and d_low > 0.3
+    for W, d in ((noise, d_noise), (low_rank, d_low)):  # close to the shuffled-SVD value
+        assert d == pytest.approx(_shuffled_distance(W), abs=0.03)
+
+
+def test_gram_decompose_matches_svd():
+    from specdyn.spectral.gram import gram_decompose
+
+    gen = torch.Generator().manual_seed(2)
+    for shape in ((40, 90), (90, 40)):
+        W = torch.randn(*shape, generator=gen) * torch.logspace(0, -2, shape[1])
+        sp = gram_decompose("w", W, k=10)
+        U, s, Vh = torch.linalg.svd(W.double(), full_matrices=False)
+        assert torch.allclose(sp.s.double(), s, rtol=1e-5, atol=1e-6)
+        assert sp.U.shape == (shape[0], 10) and sp.V.shape == (shape[1], 10)
+        ones = torch.ones(10, dtype=torch.float64)
+        assert torch.allclose((sp.U.double().T @ U[:, :10]).diagonal().abs(), ones, atol=1e-4)
+        assert torch.allclose((sp.V.double().T @ Vh.T[:, :10]).diagonal().abs(), ones, atol=1e-4)
 
 
 class _Zoo(nn.Module):

@@ -79,7 +79,7 @@ def discover(paths: Sequence[str | Path], steps: Sequence[int] | None = None) ->
 
 def step_from_name(name: str) -> int | None:
     """The step a file or folder name carries, or None."""
-    stem = name.split(".")[0] if not name.startswith("epoch=") else name
+    stem = name.split(".")[0]
     if stem.isdigit():
         return int(stem)
     matches = _STEP.findall(name)
@@ -106,7 +106,11 @@ def _expand(path: Path) -> list[Checkpoint]:
 
 
 def _folder(folder: Path) -> Checkpoint:
-    return Checkpoint(folder, _step_of(folder), _folder_weights(folder), read_hints(folder))
+    weights = _folder_weights(folder)
+    step = _step_of(folder)
+    if step is None:  # e.g. a folder holding only step_500.pt
+        step = step_from_name(weights[0].name)
+    return Checkpoint(folder, step, weights, read_hints(folder))
 
 
 def _step_of(path: Path) -> int | None:

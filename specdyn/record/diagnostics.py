@@ -1,15 +1,10 @@
 """Single-checkpoint diagnostics as metric rows: heavy-tail and random-matrix metrics of
 one matrix, from the singular values its one decomposition already gave
-(:mod:`specdyn.spectral.powerlaw`). ``rand_distance`` alone needs more: the singular values
-of the matrix with its entries shuffled (one ``svdvals``, seeded by the matrix's name, so
-it never touches the global random state and repeats exactly)."""
+(:mod:`specdyn.spectral.powerlaw`): no second decomposition, no random state."""
 
 from __future__ import annotations
 
-import zlib
-
 import pandas as pd
-import torch
 from torch import Tensor
 
 from specdyn.spectral import powerlaw
@@ -44,9 +39,7 @@ def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
         out["alpha"] = fit.alpha
         out["alpha_weighted"] = powerlaw.alpha_weighted(fit.alpha, s)
         out["log_alpha_norm"] = powerlaw.log_alpha_norm(fit.alpha, s)
-    generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    W_rand = powerlaw.shuffled(W.float() if W.dtype != torch.float64 else W, generator)
-    out["rand_distance"] = powerlaw.rand_distance(s, torch.linalg.svdvals(W_rand))
+    out["rand_distance"] = powerlaw.rand_distance(s, (W.shape[0], W.shape[1]))
     return {k: out[k] for k in DIAGNOSTICS if k in out}
 
 

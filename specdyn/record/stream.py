@@ -1,8 +1,9 @@
 """Recording a stream of matrices: one decomposition per matrix as it arrives.
 
 A checkpoint read from disk, or a model's state inside a framework's callback, is a
-sequence of (name, 2-D tensor). Each matrix is decomposed as soon as it is read and only
-its singular values and top-k vectors are kept, so peak memory stays near the largest
+sequence of (name, 2-D tensor). Each matrix is decomposed as soon as it is read (eigh of its
+Gram matrix, :mod:`specdyn.spectral.gram`) and only its singular values and top-k vectors
+are kept, so peak memory stays near the largest
 matrix, not the model.
 """
 
@@ -15,7 +16,8 @@ from torch import Tensor
 
 from specdyn.record.diagnostics import diagnostic_rows
 from specdyn.record.recorder import Recorder
-from specdyn.spectral.svd import Spectrum, decompose
+from specdyn.spectral.gram import gram_decompose
+from specdyn.spectral.svd import Spectrum
 
 METRIC_SETS = ("default", "all")
 
@@ -31,7 +33,7 @@ def record_stream(
     spectra: dict[str, Spectrum] = {}
     rows: list[dict] = []
     for name, W in matrices:
-        spectra[name] = decompose({name: W}, k=recorder.top_k, vectors=True)[name]
+        spectra[name] = gram_decompose(name, W, k=recorder.top_k)
         if metrics == "all":
             rows += diagnostic_rows(step, name, W, spectra[name].s)
     recorder.record_spectra(step, spectra, rows)

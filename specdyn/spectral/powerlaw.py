@@ -14,8 +14,9 @@ at least 8, objective ``D - 0.868 / sqrt(n)``). The search over ``xmin`` is vect
     log_norm              log10(sum lambda) = 2 log10(||W||_F)
     log_alpha_norm        log10(sum lambda**alpha)
     mp_outliers           singular values above the Marchenko-Pastur bulk edge
-    rand_distance         Jensen-Shannon distance between the ESD and that of W with its
-                          entries shuffled (WeightWatcher's ``rand_distance``)
+    rand_distance         Jensen-Shannon distance between the ESD and that of a random
+                          matrix with W's entries (WeightWatcher's ``rand_distance``, with
+                          Marchenko-Pastur quantiles in place of a shuffled copy's SVD)
 """
 
 from __future__ import annotations
@@ -146,12 +147,7 @@ def log_alpha_norm(alpha: float, s: Tensor) -> float:
 def mp_median(beta: float) -> float:
     """Median of the Marchenko-Pastur law of aspect ratio beta = r / max(m, n) in (0, 1],
     for unit-variance entries scaled by 1/max(m, n) (Gavish & Donoho 2014)."""
-    lo, hi = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
-    grid = torch.linspace(lo, hi, 20001, dtype=torch.float64)[1:-1]
-    density = torch.sqrt((hi - grid) * (grid - lo)) / (2 * math.pi * beta * grid)
-    cdf = torch.cumsum(density, 0)
-    cdf = cdf / cdf[-1]
-    return float(grid[int(torch.searchsorted(cdf, torch.tensor(0.5, dtype=torch.float64)))])
+    return float(mp_quantiles(beta, 1)[0])
 
 
 def mp_bulk_edge(s: Tensor, shape: tuple[int, int]) -> float:
@@ -177,23 +173,37 @@ def mp_outliers(s: Tensor, shape: tuple[int, int]) -> int:
     return int((s.detach().double() > mp_bulk_edge(s, shape)).sum())
 
 
-def rand_distance(s: Tensor, s_shuffled: Tensor) -> float:
-    """Jensen-Shannon distance between the ESD of W and that of W with shuffled entries.
-
-    Both ESDs are sorted and normalised to sum 1, then compared entry by entry, as
-    WeightWatcher's ``jensen_shannon_distance`` does. 0 for a matrix that looks random.
+def rand_distance(s: Tensor, shape: tuple[int, int]) -> float:
+    """Jensen-Shannon distance between the ESD of W and that of a random matrix with W's
+    entries: sorted, each normalised to sum 1 and compared entry by entry, as
+    WeightWatcher's ``rand_distance`` does. WeightWatcher draws the random ESD by shuffling
+    W's entries and running a second SVD; a shuffled matrix has exchangeable entries of
+    W's variance, whose ESD is the Marchenko-Pastur law, so its quantiles are used here
+    instead (no second SVD, no random state). 0 for a matrix that looks random.
     """
-    p, q = eigenvalues(s), eigenvalues(s_shuffled)
-    if p.shape != q.shape:
-        raise ValueError(f"spectra of {p.numel()} and {q.numel()} values differ in size")
+    m, n = shape
+    big, r = max(m, n), min(m, n)
+    if s.shape[-1] != r:
+        raise ValueError(f"{s.shape[-1]} singular values for a {m}x{n} matrix")
+    p = eigenvalues(s)
+    q = mp_quantiles(r / big, r)  # a common scale cancels in the normalisation
     p, q = p / p.sum(), q / q.sum()
     mid = (p + q) / 2
     divergence = (torch.special.xlogy(p, p / mid).sum() + torch.special.xlogy(q, q / mid).sum()) / 2
     return math.sqrt(max(float(divergence), 0.0))
 
 
-def shuffled(W: Tensor, generator: torch.Generator) -> Tensor:
-    """W with its entries permuted by ``generator`` (the global RNG is not touched)."""
-    flat = W.detach().reshape(-1)
-    perm = torch.randperm(flat.numel(), generator=generator, device="cpu").to(W.device)
-    return flat[perm].reshape(W.shape)
+def mp_quantiles(beta: float, count: int) -> Tensor:
+    """``count`` ascending quantiles, at (i + 0.5) / count, of the Marchenko-Pastur law of
+    aspect ratio beta in (0, 1] (eigenvalues of X^T X / max(m, n), unit-variance X)."""
+    grid, cdf = _mp_cdf(beta)
+    levels = (torch.arange(count, dtype=torch.float64) + 0.5) / count
+    return grid[torch.searchsorted(cdf, levels).clamp_max(grid.numel() - 1)]
+
+
+def _mp_cdf(beta: float) -> tuple[Tensor, Tensor]:
+    lo, hi = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
+    grid = torch.linspace(lo, hi, 20001, dtype=torch.float64)[1:-1]
+    density = torch.sqrt((hi - grid) * (grid - lo)) / (2 * math.pi * beta * grid)
+    cdf = torch.cumsum(density, 0)
+    return grid, cdf / cdf[-1]
