@@ -25,7 +25,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from specdyn.checkpoints.mapping import Hints
-from specdyn.integrations.live import LiveRecorder
+from specdyn.integrations.live import LOGGED, LiveRecorder
 from specdyn.record.schedule import Schedule
 from specdyn.spectral.pairs import Pair
 
@@ -42,8 +42,11 @@ class SpectralCallback(TrainerCallback):
         pairs: str | Sequence[Pair] = "auto",
         metrics: str = "default",
         heads: bool = False,
+        log_metrics: Sequence[str] = LOGGED,
     ):
-        self.options = dict(top_k=top_k, pairs=pairs, metrics=metrics, heads=heads)
+        self.options = dict(
+            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
+        )
         self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
         self.live: LiveRecorder | None = None
         self._trainer: Any = None

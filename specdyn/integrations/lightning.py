@@ -22,7 +22,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 
-from specdyn.integrations.live import LiveRecorder
+from specdyn.integrations.live import LOGGED, LiveRecorder
 from specdyn.record.schedule import Schedule
 from specdyn.spectral.pairs import Pair
 
@@ -39,8 +39,11 @@ class SpectralCallback(Callback):
         pairs: str | Sequence[Pair] = "auto",
         metrics: str = "default",
         heads: bool = False,
+        log_metrics: Sequence[str] = LOGGED,
     ):
-        self.options = dict(top_k=top_k, pairs=pairs, metrics=metrics, heads=heads)
+        self.options = dict(
+            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
+        )
         self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
         self.live: LiveRecorder | None = None
 

@@ -24,12 +24,15 @@ from specdyn.record.stream import METRIC_SETS, record_stream
 from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
 
+LOGGED = ("normalized_effective_rank", "stable_rank", "alignment", "alpha")
+
 
 class LiveRecorder:
     """Records a module's matrices on ``schedule`` into the run folder ``run``.
 
     pairs: "auto" (derived from names and shapes, as ``specdyn analyze --pairs auto``),
     "none", or a sequence of Pair. metrics: "default" or "all" (adds alpha & co.).
+    log_metrics: the metrics handed to the framework's loggers (all are in the run folder).
     """
 
     def __init__(
@@ -41,12 +44,13 @@ class LiveRecorder:
         metrics: str = "default",
         heads: bool = False,
         hints: Hints | None = None,
+        log_metrics: Sequence[str] = LOGGED,
     ):
         if metrics not in METRIC_SETS:
             raise ValueError(f"metrics must be one of {METRIC_SETS}, got {metrics!r}")
         self.run, self.schedule, self.top_k = Path(run), schedule, top_k
         self.pairs, self.metrics, self.heads = pairs, metrics, heads
-        self.hints = hints or Hints()
+        self.hints, self.log_metrics = hints or Hints(), tuple(log_metrics)
         self.recorded: set[int] = set()
         self._recorder: Recorder | None = None
         self._specs: list[MatrixSpec] = []
@@ -92,7 +96,7 @@ class LiveRecorder:
             p.name
             for p in self._recorder.pairs  # type: ignore[union-attr]
         }
-        rows = rows[rows["matrix"].isin(keep)]
+        rows = rows[rows["matrix"].isin(keep) & rows["metric"].isin(self.log_metrics)]
         return {
             f"specdyn/{m}/{n}": float(v)
             for n, m, v in zip(rows["matrix"], rows["metric"], rows["value"], strict=True)
