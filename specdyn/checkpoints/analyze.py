@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -64,7 +65,9 @@ def analyze(
         _check_finite(c, specs)
     writer = RunWriter(out)
     writer.write_config(config)
-    recorder = Recorder(writer, Schedule(at=tuple(c.step for c in series)), pairs, options.top_k)
+    recorder = Recorder(
+        writer, Schedule(at=tuple(int(c.step or 0) for c in series)), pairs, options.top_k
+    )
     for c in pending:
         log(f"step {c.step}: {c.path}")
         with c.open() as source:
@@ -131,12 +134,7 @@ def _pairs_file(path: Path, names: set[str]) -> list[Pair]:
     """A JSON list of pairs: ``["a", "b"]`` or objects with Pair's fields."""
     try:
         entries = json.loads(path.read_text())
-        pairs = [
-            Pair(*e)
-            if isinstance(e, list)
-            else Pair(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
-            for e in entries
-        ]
+        pairs = [_pair(e) for e in entries]
     except (OSError, json.JSONDecodeError, TypeError, AttributeError) as err:
         raise ConfigError(f"--pairs '{path}' is not a JSON list of pairs: {err}") from None
     for p in pairs:
@@ -144,6 +142,13 @@ def _pairs_file(path: Path, names: set[str]) -> list[Pair]:
             if name not in names:
                 raise ConfigError(f"--pairs '{path}' names matrix '{name}', not in the checkpoints")
     return pairs
+
+
+def _pair(entry: Any) -> Pair:
+    if isinstance(entry, list):
+        return Pair(*entry)
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+    return Pair(**fields)
 
 
 def _config(series: list[Checkpoint], options: AnalyzeOptions, pairs: list[Pair]) -> dict:

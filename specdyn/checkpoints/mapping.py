@@ -30,7 +30,7 @@ from specdyn.checkpoints.sources import TensorInfo, WeightSource
 from specdyn.spectral.matrices import canonical_name
 
 Transform = Callable[[Tensor], Tensor]
-_GPT2_CONV1D = ("attn.c_attn.weight", "attn.q_attn.weight", "attn.c_proj.weight")
+_GPT2_CONV1D: tuple[str, ...] = ("attn.c_attn.weight", "attn.q_attn.weight", "attn.c_proj.weight")
 _GPT2_CONV1D += ("mlp.c_fc.weight", "mlp.c_proj.weight", "crossattention.c_attn.weight")
 _RNN = re.compile(r"weight_(ih|hh)_l\d+(_reverse)?$")
 _GATES = {4: "ifgo", 3: "rzn", 1: ""}

@@ -44,7 +44,7 @@ class SpectralCallback(TrainerCallback):
         heads: bool = False,
         log_metrics: Sequence[str] = LOGGED,
     ):
-        self.options = dict(
+        self.options: dict[str, Any] = dict(
             top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
         )
         self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))

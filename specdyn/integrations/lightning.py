@@ -41,7 +41,7 @@ class SpectralCallback(Callback):
         heads: bool = False,
         log_metrics: Sequence[str] = LOGGED,
     ):
-        self.options = dict(
+        self.options: dict[str, Any] = dict(
             top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
         )
         self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))

@@ -51,7 +51,13 @@ def diagnostic_rows(step: int, name: str, W: Tensor, s: Tensor) -> list[dict]:
     ]
 
 
-SUMMARY = ("log_norm", "alpha", "alpha_weighted", "log_alpha_norm", "log_spectral_norm")
+SUMMARY: tuple[str, ...] = (
+    "log_norm",
+    "alpha",
+    "alpha_weighted",
+    "log_alpha_norm",
+    "log_spectral_norm",
+)
 SUMMARY += ("stable_rank", "mp_outliers", "rand_distance")
 
 
