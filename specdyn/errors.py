@@ -31,3 +31,7 @@ class DivergedError(SpecdynError, FloatingPointError):
 
 class RunWriteError(SpecdynError, OSError):
     """Writing a run file failed (disk full, permission denied, ...); nothing was half-written."""
+
+
+class CheckpointError(SpecdynError, ValueError):
+    """A checkpoint that cannot be read safely, or a series whose checkpoints disagree."""

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from specdyn.cli import (
+    analyze_cmd,
     compare_cmd,
     lmc_cmd,
     lottery_cmd,
@@ -32,6 +33,7 @@ COMMANDS = (
     prune_cmd,
     lottery_cmd,
     lmc_cmd,
+    analyze_cmd,
 )
 
 

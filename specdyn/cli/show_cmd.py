@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from specdyn.cli.common import Subparsers
+from specdyn.record.diagnostics import model_summary, whole_matrices
 from specdyn.store.reader import Run, open_run
 
 
@@ -42,7 +44,31 @@ def summary(run: Run) -> str:
         lines.append(
             "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
         )
+    lines += _diagnostics(run)
     return "\n".join(lines)
+
+
+def _diagnostics(run: Run) -> list[str]:
+    """Single-checkpoint diagnostics (``analyze --metrics all``) and their per-model means."""
+    columns = {
+        "alpha": "alpha",
+        "alpha_w": "alpha_weighted",
+        "log_spec_norm": "log_spectral_norm",
+        "mp_outliers": "mp_outliers",
+        "rand_dist": "rand_distance",
+    }
+    values = pd.DataFrame({col: run.metric_values(m) for col, m in columns.items()})
+    if values.empty:
+        return []
+    summary = model_summary(run.metrics, run.matrices)
+    if len(summary) > 12:  # a long series: a dozen evenly spaced steps
+        summary = summary.iloc[np.linspace(0, len(summary) - 1, 12).round().astype(int)]
+    fmt = "{:.3f}".format
+    return [
+        "\nfinal diagnostics:\n" + values.to_string(float_format=fmt, na_rep=""),
+        f"\nper-model summary (mean over {len(whole_matrices(run.matrices))} matrices):\n"
+        + summary.to_string(float_format=fmt),
+    ]
 
 
 def _spectra_table(run: Run) -> pd.DataFrame:

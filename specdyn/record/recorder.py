@@ -12,7 +12,7 @@ derives all scalar metrics and pair alignments from that one decomposition.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -78,8 +78,18 @@ class Recorder:
         if self.select is not None:
             matrices = {n: W for n, W in matrices.items() if self.select(n)}
         spectra = decompose(matrices, k=self.top_k, vectors=True)
+        self.record_spectra(step, spectra)
+        return spectra
+
+    @torch.no_grad()
+    def record_spectra(
+        self, step: int, spectra: Mapping[str, Spectrum], extra_rows: Sequence[dict] = ()
+    ) -> None:
+        """Write spectra decomposed elsewhere (e.g. a checkpoint read one matrix at a time),
+        with their metrics and alignments, plus any ``extra_rows`` of the metrics table."""
+        spectra = dict(spectra)
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
-        self.run.metrics.add(_metric_rows(step, spectra, alignments))
+        self.run.metrics.add(_metric_rows(step, spectra, alignments) + list(extra_rows))
         self.run.write_spectra(
             step,
             {name: sp.s.float() for name, sp in spectra.items()},
@@ -90,7 +100,6 @@ class Recorder:
             {name: A.diagonal().float() for name, A in alignments.items()},
         )
         self.run.metrics.flush()
-        return spectra
 
     def finish(self) -> None:
         """Agreement (Eq. 5) of every recorded step with the last, from stored vectors:

@@ -1,0 +1,204 @@
+"""``specdyn analyze``: a series of checkpoints becomes a run folder.
+
+Every input is checked before anything is written (formats, steps, one architecture,
+finite weights); then each checkpoint not yet in the run is read one matrix at a time and
+recorded, and agreement with the last checkpoint (Eq. 5) is computed from the stored
+vectors. Re-running the same command skips the checkpoints already recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specdyn.checkpoints.auto_pairs import auto_pairs
+from specdyn.checkpoints.mapping import MatrixSpec, plan, read
+from specdyn.checkpoints.series import Checkpoint, discover
+from specdyn.errors import CheckpointError, ConfigError
+from specdyn.record.recorder import Recorder
+from specdyn.record.schedule import Schedule
+from specdyn.record.stream import METRIC_SETS, record_stream
+from specdyn.spectral.matrices import canonical_name
+from specdyn.spectral.pairs import Pair
+from specdyn.store import layout
+from specdyn.store.reader import open_run
+from specdyn.store.writer import RunWriter
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """top_k: singular vectors kept; pairs: 'auto', 'none' or a JSON file of pairs;
+    metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks."""
+
+    top_k: int = 100
+    pairs: str = "auto"
+    metrics: str = "default"
+    heads: bool = False
+
+
+def analyze(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    steps: Sequence[int] | None = None,
+    options: AnalyzeOptions = AnalyzeOptions(),
+    log: Callable[[str], None] = lambda _: None,
+) -> Path:
+    """Analyse the checkpoints under ``paths`` into the run folder ``out``; returns it."""
+    if options.metrics not in METRIC_SETS:
+        raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
+    if options.top_k < 1:
+        raise ConfigError(f"--top-k must be positive, got {options.top_k}")
+    series = discover(paths, steps)
+    specs = _common_plan(series, options.heads)
+    pairs = _pairs(options.pairs, specs, series[0], log)
+    out = Path(out)
+    config = _config(series, options, pairs)
+    done = _done_steps(out, config, options.metrics, [s.name for s in specs])
+    pending = [c for c in series if c.step not in done]
+    for c in pending:
+        _check_finite(c, specs)
+    writer = RunWriter(out)
+    writer.write_config(config)
+    recorder = Recorder(
+        writer, Schedule(at=tuple(int(c.step or 0) for c in series)), pairs, options.top_k
+    )
+    for c in pending:
+        log(f"step {c.step}: {c.path}")
+        with c.open() as source:
+            record_stream(recorder, int(c.step), read(source, specs), options.metrics)  # type: ignore[arg-type]
+    recorder.finish()
+    return out
+
+
+def _common_plan(series: list[Checkpoint], heads: bool) -> list[MatrixSpec]:
+    """The matrices of the first checkpoint; every other must hold the same ones."""
+    first: list[MatrixSpec] | None = None
+    for c in series:
+        with c.open() as source:
+            specs = plan(source.tensors, c.hints, heads)
+        if not specs:
+            raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")
+        if first is None:
+            first, first_path = specs, c.path
+            continue
+        _same_architecture(first, specs, first_path, c.path)
+    return first  # type: ignore[return-value]
+
+
+def _same_architecture(a: list[MatrixSpec], b: list[MatrixSpec], pa: Path, pb: Path) -> None:
+    shapes_b = {s.name: s.shape for s in b}
+    for s in a:
+        other = shapes_b.pop(s.name, None)
+        if other != s.shape:
+            there = "has no such matrix" if other is None else f"has it {_dims(other)}"
+            raise CheckpointError(
+                f"checkpoints differ in architecture: matrix '{s.name}' is {_dims(s.shape)} in "
+                f"'{pa}' but '{pb}' {there}"
+            )
+    if shapes_b:
+        name = next(iter(shapes_b))
+        raise CheckpointError(
+            f"checkpoints differ in architecture: matrix '{name}' of '{pb}' is not in '{pa}'"
+        )
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _pairs(
+    choice: str, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
+) -> list[Pair]:
+    if choice == "none":
+        return []
+    if choice == "auto":
+        with first.open() as source:
+            kernels = {
+                canonical_name(k): info.shape[2:]
+                for k, info in source.tensors.items()
+                if len(info.shape) > 2
+            }
+        found = auto_pairs(specs, kernels)
+        log(f"pairs: {len(found.pairs)} ({found.layout} layout)")
+        if found.unpaired:
+            log(f"not paired: {', '.join(found.unpaired)}")
+        return list(found.pairs)
+    return _pairs_file(Path(choice), {s.name for s in specs})
+
+
+def _pairs_file(path: Path, names: set[str]) -> list[Pair]:
+    """A JSON list of pairs: ``["a", "b"]`` or objects with Pair's fields."""
+    try:
+        entries = json.loads(path.read_text())
+        pairs = [_pair(e) for e in entries]
+    except (OSError, json.JSONDecodeError, TypeError, AttributeError) as err:
+        raise ConfigError(f"--pairs '{path}' is not a JSON list of pairs: {err}") from None
+    for p in pairs:
+        for name in (p.prev, p.next):
+            if name not in names:
+                raise ConfigError(f"--pairs '{path}' names matrix '{name}', not in the checkpoints")
+    return pairs
+
+
+def _pair(entry: Any) -> Pair:
+    if isinstance(entry, list):
+        return Pair(*entry)
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+    return Pair(**fields)
+
+
+def _config(series: list[Checkpoint], options: AnalyzeOptions, pairs: list[Pair]) -> dict:
+    return {
+        "task": None,
+        "preset": None,
+        "seed": None,
+        "data_source": "checkpoints",
+        "analyze": asdict(options) | {"pairs": [p.name for p in pairs]},
+        "checkpoints": {str(c.step): str(c.path) for c in series},
+        "recorder": {
+            "top_k": options.top_k,
+            "pairs": [p.name for p in pairs],
+            "heads": options.heads,
+        },
+        "environment": {"versions": {"torch": torch.__version__}},
+    }
+
+
+def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:
+    """Steps already recorded in ``out`` (spectra and metric rows both on disk)."""
+    if not (out / layout.CONFIG).is_file():
+        if out.exists() and any(out.iterdir()):
+            raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
+        return set()
+    old = json.loads((out / layout.CONFIG).read_text())
+    if old.get("analyze") != config["analyze"]:
+        raise ConfigError(
+            f"'{out}' was analysed with other options ({old.get('analyze')}); choose another --out"
+        )
+    recorded = open_run(out).matrices
+    if recorded and recorded != names:
+        raise CheckpointError(
+            f"'{out}' holds another architecture's matrices ({recorded[0]}, ...); "
+            "choose another --out"
+        )
+    table = open_run(out).metrics  # the table with its parts merged
+    needed = "log_norm" if metrics == "all" else "spectral_norm"
+    with_rows = set(table.loc[table["metric"] == needed, "step"].astype(int))
+    spectra = {layout.step_of(p) for p in layout.step_files(out / layout.SPECTRA)}
+    return with_rows & spectra
+
+
+def _check_finite(c: Checkpoint, specs: list[MatrixSpec]) -> None:
+    keys = {s.key for s in specs}
+    with c.open() as source:
+        for key in source.tensors:
+            if key in keys and not bool(torch.isfinite(source.get(key)).all()):
+                raise CheckpointError(
+                    f"matrix '{canonical_name(key)}' of checkpoint '{c.path}' (step {c.step}) "
+                    "has NaN or Inf entries"
+                )

@@ -1,0 +1,212 @@
+"""Weights of one checkpoint, read tensor by tensor, whatever file format holds them.
+
+A :class:`WeightSource` lists its tensors (name -> shape, dtype) from file headers alone and
+reads one tensor at a time: safetensors files through ``safe_open`` (memory-mapped), PyTorch
+files through ``torch.load(weights_only=True, mmap=True)`` (a pickle that needs more than
+tensors and plain containers is refused, never executed).
+
+Formats are told apart by content: a safetensors file starts with an 8-byte header length
+and a JSON object; ``torch.save`` writes a zip archive (``PK\\x03\\x04``) or, in its legacy
+format, a pickle (``\\x80`` then the protocol number).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import struct
+import zipfile
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from torch import Tensor
+
+from specdyn.errors import CheckpointError
+
+_DIGITS = re.compile(r"(\d+)")
+_NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module", "weights")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str  # "F32", "BF16", "I64", ... (safetensors spelling) or a torch dtype name
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts 'h.2' before 'h.10' (safetensors stores keys alphabetically)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in _DIGITS.split(name)]
+
+
+def sniff(path: Path) -> str:
+    """'safetensors', 'torch' (zip or legacy pickle) or 'unknown', from the first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"PK\x03\x04" or (len(head) >= 2 and head[0] == 0x80 and head[1] <= 5):
+        return "torch"
+    if len(head) >= 10:
+        (size,) = struct.unpack("<Q", head[:8])
+        if 2 <= size <= 100_000_000 and head[8:9] == b"{":
+            return "safetensors"
+    return "unknown"
+
+
+class WeightSource:
+    """Tensors of one checkpoint. ``tensors``: name -> TensorInfo in storage order;
+    ``get(name)``: that tensor; ``close()`` releases file handles."""
+
+    label: str
+    tensors: dict[str, TensorInfo]
+
+    def get(self, name: str) -> Tensor:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> WeightSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SafetensorsSource(WeightSource):
+    """One or several (sharded) safetensors files, memory-mapped."""
+
+    def __init__(self, files: list[Path], label: str):
+        self.label, self._stack = label, ExitStack()
+        self._handles: dict[str, object] = {}
+        self.tensors = {}
+        try:
+            for path in files:
+                handle = self._stack.enter_context(safe_open(path, framework="pt"))
+                for key in sorted(handle.keys(), key=natural_key):
+                    sl = handle.get_slice(key)
+                    self.tensors[key] = TensorInfo(tuple(sl.get_shape()), str(sl.get_dtype()))
+                    self._handles[key] = handle
+        except (SafetensorError, OSError, ValueError) as err:
+            self.close()
+            raise CheckpointError(f"'{label}' is not a readable safetensors file: {err}") from None
+
+    def get(self, name: str) -> Tensor:
+        try:
+            return self._handles[name].get_tensor(name)  # type: ignore[attr-defined]
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"cannot read tensor '{name}' of '{self.label}': {err}") from None
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class StateDictSource(WeightSource):
+    """A ``torch.save``d state dict (or several, for a sharded ``.bin`` index)."""
+
+    def __init__(self, files: list[Path], label: str):
+        self.label = label
+        self._state: dict[str, Tensor] = {}
+        for path in files:
+            self._state.update(load_state_dict(path))
+        self._state = _untied(self._state)
+        self.tensors = {
+            k: TensorInfo(tuple(v.shape), str(v.dtype).removeprefix("torch."))
+            for k, v in self._state.items()
+        }
+
+    def get(self, name: str) -> Tensor:
+        return self._state[name]
+
+
+def load_state_dict(path: Path) -> dict[str, Tensor]:
+    """torch.load(weights_only=True) of a mapping of tensors (possibly nested under
+    'state_dict', 'model', ...); CheckpointError for anything else."""
+    mmap = zipfile.is_zipfile(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
+        raise CheckpointError(
+            f"'{path}' needs code execution to load, refused (torch.load weights_only=True: "
+            f"{first[:160]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"'{path}' is not a readable PyTorch file: {err}") from None
+    state = _tensor_mapping(obj)
+    if state is None:
+        raise CheckpointError(
+            f"'{path}' holds a {type(obj).__name__}, not a mapping of names to tensors"
+        )
+    return state
+
+
+def _untied(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Drop later names of a tensor saved twice (tied weights), as training records it once."""
+    seen: set[tuple] = set()
+    out = {}
+    for name, t in state.items():
+        ident = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
+        if t.numel() == 0 or ident not in seen:
+            out[name] = t
+        seen.add(ident)
+    return out
+
+
+def _tensor_mapping(obj: object) -> dict[str, Tensor] | None:
+    if not isinstance(obj, Mapping):
+        return None
+    if obj and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
+        return dict(obj)
+    for key in _NESTED_KEYS:
+        inner = obj.get(key)
+        found = _tensor_mapping(inner) if inner is not None else None
+        if found:
+            return found
+    return None
+
+
+def open_file(path: Path) -> WeightSource:
+    """A single weights file of either format, told apart by content."""
+    kind = sniff(path)
+    if kind == "safetensors":
+        return SafetensorsSource([path], str(path))
+    if kind == "torch":
+        return StateDictSource([path], str(path))
+    raise CheckpointError(f"'{path}' is neither a safetensors file nor a PyTorch state dict")
+
+
+def open_index(index: Path) -> WeightSource:
+    """A sharded checkpoint: ``*.index.json`` mapping tensor names to shard files."""
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+        shards = sorted({index.parent / name for name in weight_map.values()})
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"'{index}' is not a shard index: {err}") from None
+    missing = [p.name for p in shards if not p.is_file()]
+    if missing:
+        raise CheckpointError(f"'{index}' names shard '{missing[0]}', which is missing")
+    kinds = {sniff(p) for p in shards}
+    if kinds == {"safetensors"}:
+        return SafetensorsSource(shards, str(index.parent))
+    if kinds == {"torch"}:
+        return StateDictSource(shards, str(index.parent))
+    raise CheckpointError(f"shards of '{index}' are not all safetensors or all PyTorch files")
+
+
+class MemorySource(WeightSource):
+    """Tensors already in memory (a live model's state dict); tied copies come once."""
+
+    def __init__(self, state: Mapping[str, Tensor], label: str = "model"):
+        self.label = label
+        self._state = _untied({k: v.detach() for k, v in state.items()})
+        self.tensors = {
+            k: TensorInfo(tuple(v.shape), str(v.dtype).removeprefix("torch."))
+            for k, v in self._state.items()
+        }
+
+    def get(self, name: str) -> Tensor:
+        return self._state[name]

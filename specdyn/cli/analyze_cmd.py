@@ -1,0 +1,52 @@
+"""``specdyn analyze PATH...``: a series of checkpoints becomes a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from specdyn.cli.common import Subparsers
+from specdyn.errors import ConfigError
+
+
+def add_parser(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="record the spectra of existing checkpoints (safetensors, HF, Trainer, PyTorch)",
+    )
+    p.add_argument("paths", nargs="+", help="checkpoint files or folders (see docs/byo.md)")
+    p.add_argument("--out", type=Path, help="run folder to write (default: runs/analyze-NAME)")
+    p.add_argument("--steps", help="steps of the checkpoints, comma-separated, in order")
+    p.add_argument("--top-k", type=int, default=100, help="singular vectors kept (default 100)")
+    p.add_argument("--pairs", default="auto", help="auto (default), none, or a JSON file of pairs")
+    p.add_argument(
+        "--metrics",
+        choices=("default", "all"),
+        default="default",
+        help="all: also alpha, alpha_weighted, log norms, MP outliers, rand_distance",
+    )
+    p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from specdyn.checkpoints.analyze import AnalyzeOptions, analyze
+    from specdyn.cli.show_cmd import summary
+    from specdyn.store.reader import open_run
+
+    steps = _steps(args.steps)
+    out = args.out or Path("runs") / f"analyze-{Path(args.paths[0]).resolve().name}"
+    options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
+    print(out, flush=True)
+    analyze(args.paths, out, steps, options, log=print)
+    print(summary(open_run(out)))
+    return 0
+
+
+def _steps(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--steps takes comma-separated integers, got '{text}'") from None

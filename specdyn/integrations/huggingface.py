@@ -1,0 +1,95 @@
+"""Record spectral dynamics from a Hugging Face ``transformers.Trainer``.
+
+    from specdyn.integrations.huggingface import SpectralCallback
+
+    trainer = Trainer(model=model, args=args, train_dataset=data)
+    SpectralCallback("runs/my-gpt2", every=100).attach(trainer)   # or callbacks=[...]
+    trainer.train()
+
+Records the model at the start (``global_step`` 0, or the step training resumes from),
+every ``every`` optimizer steps (the Trainer's ``global_step``, so gradient accumulation
+is counted as the Trainer counts it), at the steps in ``at``, and at the end; then computes
+agreement with the last step. Only the main process records (``is_world_process_zero``).
+Scalar metrics go through ``trainer.log`` (so TensorBoard, W&B and the log history see them)
+when the callback is attached; passed in ``callbacks=[...]`` instead, they are appended to
+``state.log_history``. Matrices are named as ``specdyn analyze`` names them in the
+Trainer's saved checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from specdyn.checkpoints.mapping import Hints
+from specdyn.integrations.live import LOGGED, LiveRecorder
+from specdyn.record.schedule import Schedule
+from specdyn.spectral.pairs import Pair
+
+
+class SpectralCallback(TrainerCallback):
+    """A TrainerCallback that records spectra into the run folder ``run``."""
+
+    def __init__(
+        self,
+        run: str | Path,
+        every: int = 100,
+        at: Sequence[int] = (),
+        top_k: int = 100,
+        pairs: str | Sequence[Pair] = "auto",
+        metrics: str = "default",
+        heads: bool = False,
+        log_metrics: Sequence[str] = LOGGED,
+    ):
+        self.options: dict[str, Any] = dict(
+            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
+        )
+        self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
+        self.live: LiveRecorder | None = None
+        self._trainer: Any = None
+
+    def attach(self, trainer: Any) -> SpectralCallback:
+        """Add this callback to ``trainer`` and log metrics through ``trainer.log``."""
+        self._trainer = trainer
+        trainer.add_callback(self)
+        return self
+
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
+        if state.is_world_process_zero:
+            self.live = LiveRecorder(self.run, self.schedule, hints=_hints(model), **self.options)
+            self._record(state, model)
+
+    def on_step_end(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
+        if self.live is not None and self.live.due(state.global_step):
+            self._record(state, model)
+
+    def on_train_end(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
+        if self.live is None:
+            return
+        if state.global_step not in self.live.recorded:
+            self._record(state, model)
+        self.live.finish()
+
+    def _record(self, state: Any, model: Any) -> None:
+        scalars = self.live.record(state.global_step, model)  # type: ignore[union-attr]
+        if self._trainer is not None:
+            self._trainer.log(scalars)
+        else:
+            state.log_history.append({**scalars, "step": state.global_step})
+
+
+def _hints(model: Any) -> Hints:
+    config = getattr(model, "config", None)
+    if config is None:
+        return Hints()
+    heads = getattr(config, "n_head", None) or getattr(config, "num_attention_heads", None)
+    return Hints(getattr(config, "model_type", None), heads if isinstance(heads, int) else None)

@@ -1,0 +1,103 @@
+"""Recording a live model's state the way ``specdyn analyze`` reads a saved checkpoint.
+
+Both framework callbacks use :class:`LiveRecorder`: the model's ``state_dict()`` goes
+through the same name-and-shape mapping as a checkpoint file, so a callback's run folder
+and ``specdyn analyze`` of that training's checkpoints hold the same matrices under the
+same names. Recording reads the weights only (no_grad, no random state touched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from specdyn.checkpoints.auto_pairs import auto_pairs
+from specdyn.checkpoints.mapping import Hints, MatrixSpec, plan, read
+from specdyn.checkpoints.sources import MemorySource
+from specdyn.record.diagnostics import whole_matrices
+from specdyn.record.recorder import Recorder
+from specdyn.record.schedule import Schedule
+from specdyn.record.stream import METRIC_SETS, record_stream
+from specdyn.spectral.matrices import canonical_name
+from specdyn.spectral.pairs import Pair
+
+LOGGED = ("normalized_effective_rank", "stable_rank", "alignment", "alpha")
+
+
+class LiveRecorder:
+    """Records a module's matrices on ``schedule`` into the run folder ``run``.
+
+    pairs: "auto" (derived from names and shapes, as ``specdyn analyze --pairs auto``),
+    "none", or a sequence of Pair. metrics: "default" or "all" (adds alpha & co.).
+    log_metrics: the metrics handed to the framework's loggers (all are in the run folder).
+    """
+
+    def __init__(
+        self,
+        run: str | Path,
+        schedule: Schedule,
+        top_k: int = 100,
+        pairs: str | Sequence[Pair] = "auto",
+        metrics: str = "default",
+        heads: bool = False,
+        hints: Hints | None = None,
+        log_metrics: Sequence[str] = LOGGED,
+    ):
+        if metrics not in METRIC_SETS:
+            raise ValueError(f"metrics must be one of {METRIC_SETS}, got {metrics!r}")
+        self.run, self.schedule, self.top_k = Path(run), schedule, top_k
+        self.pairs, self.metrics, self.heads = pairs, metrics, heads
+        self.hints, self.log_metrics = hints or Hints(), tuple(log_metrics)
+        self.recorded: set[int] = set()
+        self._recorder: Recorder | None = None
+        self._specs: list[MatrixSpec] = []
+
+    def due(self, step: int) -> bool:
+        return step in self.schedule and step not in self.recorded
+
+    @torch.no_grad()
+    def record(self, step: int, model: nn.Module) -> dict[str, float]:
+        """Record ``model`` at ``step``; returns its scalar metrics, keyed for a logger as
+        ``specdyn/<metric>/<matrix or pair>`` (whole matrices and pairs only)."""
+        source = MemorySource(model.state_dict())
+        if self._recorder is None:
+            self._start(source)
+        record_stream(self._recorder, step, read(source, self._specs), self.metrics)  # type: ignore[arg-type]
+        self.recorded.add(step)
+        return self._scalars(step)
+
+    def finish(self) -> None:
+        """Agreement (Eq. 5) of every recorded step with the last."""
+        if self._recorder is not None:
+            self._recorder.finish()
+
+    def _start(self, source: MemorySource) -> None:
+        self._specs = plan(source.tensors, self.hints, self.heads)
+        if isinstance(self.pairs, str):
+            if self.pairs not in ("auto", "none"):
+                raise ValueError(f"pairs must be 'auto', 'none' or a list of Pair: {self.pairs!r}")
+            kernels = {
+                canonical_name(k): i.shape[2:]
+                for k, i in source.tensors.items()
+                if len(i.shape) > 2
+            }
+            pairs = list(auto_pairs(self._specs, kernels).pairs) if self.pairs == "auto" else []
+        else:
+            pairs = list(self.pairs)
+        self._recorder = Recorder(self.run, self.schedule, pairs, self.top_k, self.heads)
+
+    def _scalars(self, step: int) -> dict[str, float]:
+        frame = self._recorder.run.metrics.frame  # type: ignore[union-attr]
+        rows = frame[frame["step"] == step]
+        keep = set(whole_matrices([s.name for s in self._specs])) | {
+            p.name
+            for p in self._recorder.pairs  # type: ignore[union-attr]
+        }
+        rows = rows[rows["matrix"].isin(keep) & rows["metric"].isin(self.log_metrics)]
+        return {
+            f"specdyn/{m}/{n}": float(v)
+            for n, m, v in zip(rows["matrix"], rows["metric"], rows["value"], strict=True)
+        }

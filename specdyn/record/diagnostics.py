@@ -1,0 +1,79 @@
+"""Single-checkpoint diagnostics as metric rows: heavy-tail and random-matrix metrics of
+one matrix, from the singular values its one decomposition already gave
+(:mod:`specdyn.spectral.powerlaw`): no second decomposition, no random state."""
+
+from __future__ import annotations
+
+import pandas as pd
+from torch import Tensor
+
+from specdyn.spectral import powerlaw
+
+DIAGNOSTICS = (
+    "alpha",
+    "alpha_weighted",
+    "log_spectral_norm",
+    "log_norm",
+    "log_alpha_norm",
+    "mp_outliers",
+    "rand_distance",
+)
+
+
+def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
+    """metric -> value for the (m, n) matrix ``W`` with singular values ``s``.
+
+    alpha, alpha_weighted and log_alpha_norm are left out when the power-law fit is
+    impossible (fewer than two eigenvalues above 1e-5).
+    """
+    out = {
+        "log_spectral_norm": powerlaw.log_spectral_norm(s),
+        "log_norm": powerlaw.log_norm(s),
+        "mp_outliers": float(powerlaw.mp_outliers(s, (W.shape[0], W.shape[1]))),
+    }
+    try:
+        fit = powerlaw.fit_powerlaw(s)
+    except ValueError:
+        fit = None
+    if fit is not None:
+        out["alpha"] = fit.alpha
+        out["alpha_weighted"] = powerlaw.alpha_weighted(fit.alpha, s)
+        out["log_alpha_norm"] = powerlaw.log_alpha_norm(fit.alpha, s)
+    out["rand_distance"] = powerlaw.rand_distance(s, (W.shape[0], W.shape[1]))
+    return {k: out[k] for k in DIAGNOSTICS if k in out}
+
+
+def diagnostic_rows(step: int, name: str, W: Tensor, s: Tensor) -> list[dict]:
+    """Tidy metric rows (step, matrix, metric, value) of :func:`diagnostics`."""
+    return [
+        {"step": step, "matrix": name, "metric": metric, "value": value}
+        for metric, value in diagnostics(name, W, s).items()
+    ]
+
+
+SUMMARY: tuple[str, ...] = (
+    "log_norm",
+    "alpha",
+    "alpha_weighted",
+    "log_alpha_norm",
+    "log_spectral_norm",
+)
+SUMMARY += ("stable_rank", "mp_outliers", "rand_distance")
+
+
+def whole_matrices(names: list[str]) -> list[str]:
+    """The names that are not blocks of another (q/k/v, heads, gates are left out)."""
+    prefixes = {n + "." for n in names}
+    return [n for n in names if not any(n.startswith(p) for p in prefixes)]
+
+
+def model_summary(metrics: pd.DataFrame, matrices: list[str]) -> pd.DataFrame:
+    """WeightWatcher's ``get_summary`` per step: the mean of each diagnostic over the whole
+    matrices (blocks excluded, so a layer counts once). Index: step; one column per metric
+    present in ``metrics`` (a tidy step, matrix, metric, value table)."""
+    wholes = set(whole_matrices(matrices))
+    rows = metrics[metrics["matrix"].isin(wholes) & metrics["metric"].isin(SUMMARY)]
+    if rows.empty:
+        return pd.DataFrame()
+    table = rows.pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
+    return table[[m for m in SUMMARY if m in table.columns]]
