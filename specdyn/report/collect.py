@@ -29,7 +29,7 @@ HISTORY_KEYS = ("step", "split")
 def run_data(run: Run) -> dict:
     """Everything the report shows of one run."""
     matrices, pairs = run.matrices, run.pairs
-    metric_names = [str(m) for m in run.metrics["metric"].unique()]
+    metric_names = sorted(str(m) for m in run.metrics["metric"].unique())  # stable order
     return {
         "path": str(run.path),
         "name": run.path.name,
