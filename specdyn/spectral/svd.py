@@ -79,7 +79,8 @@ def decompose(
     groups: dict[tuple, list[str]] = defaultdict(list)
     for name, W in matrices.items():
         wants = vectors if isinstance(vectors, bool) else name in vectors
-        groups[(*_batch_shape(W), W.dtype, W.device, wants)].append(name)
+        key = (*_batch_shape(W), W.dtype, W.device, wants)
+        groups[key].append(name)
     out: dict[str, Spectrum] = {}
     for key, names in groups.items():
         out.update(_decompose_group(names, [matrices[n] for n in names], k, key[-1]))
@@ -135,6 +136,6 @@ def _decompose_one(name: str, W: Tensor, k: int, wants: bool) -> Spectrum:
         except torch.linalg.LinAlgError:
             continue
         moved = tuple(None if p is None else p.to(W.device) for p in parts)
-        return _spectrum(moved, 0, _working_dtype(W).dtype)  # type: ignore[arg-type]
+        return _spectrum(moved, 0, _working_dtype(W).dtype)
     shape = "x".join(map(str, W.shape))
     raise SVDError(f"SVD of matrix '{name}' ({shape}) did not converge, even in float64")
