@@ -77,7 +77,21 @@ def test_run_hashes_of_every_preset_are_unchanged(golden):
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_tiny_run_matches_the_golden_values(task, golden, tiny_task_run):
-    assert_close(summarize(tiny_task_run(task)), golden["runs"][task], task)
+    got, want = summarize(tiny_task_run(task)), golden["runs"][task]
+    got["config"] = _known_fields(got["config"], want["config"])
+    assert_close(got, want, task)
+
+
+def _known_fields(config: dict, golden: dict) -> dict:
+    """``config`` without the fields added since the golden values were taken (a field
+    added with a default leaves every older result as it was)."""
+    return {
+        k: _known_fields(v, golden[k])
+        if isinstance(v, dict) and isinstance(golden.get(k), dict)
+        else v
+        for k, v in config.items()
+        if k in golden
+    }
 
 
 def _write(out: Path) -> None:
