@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from specdyn.config.overrides import to_dict
 from specdyn.config.schema import RunConfig
+from specdyn.config.validate import validate
 from specdyn.errors import DivergedError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
@@ -26,7 +27,7 @@ from specdyn.train.state import load_state, restore
 
 def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
     """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one."""
-    exp = get_task(cfg.task).build(cfg, device)
+    exp = get_task(validate(cfg).task).build(cfg, device)
     check_same_config(run_dir, to_dict(cfg))
     writer = RunWriter(run_dir)
     optimizer = build_optimizer(exp.model, cfg.optim)
