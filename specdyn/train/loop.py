@@ -20,6 +20,7 @@ from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Experiment
 from specdyn.tasks.registry import get_task
 from specdyn.train import callbacks as cb
+from specdyn.train.interrupt import stop_on_signals
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import load_state, restore
@@ -57,6 +58,7 @@ def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.Abstra
     return contextlib.nullcontext
 
 
+@stop_on_signals  # SIGINT / SIGTERM: save the state between two steps and stop
 def _loop(
     cfg: RunConfig, exp: Experiment, state: cb.TrainState, calls, precision, progress
 ) -> None:
@@ -70,6 +72,7 @@ def _loop(
             _show(bar, state, exp.error_label)
         if step == steps:
             break
+        state.stop.here(state)
         with precision():
             loss = _loss(exp, step)
         _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip)
