@@ -1,7 +1,7 @@
 """The kinds of rule a config field can have (see :mod:`specdyn.config.validate`).
 
 Each has ``problem(value) -> str | None``: None when ``value`` is allowed, else what is
-allowed, phrased to follow "it" ("must be >= 1").
+allowed, as a phrase with its subject ("it must be >= 1").
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ class Range:
 
     def problem(self, value: Any) -> str | None:
         if not finite(value):
-            return f"must be a finite number {self.allowed()}"
+            return f"it must be a finite number {self.allowed()}"
         below = self.low is not None and (value <= self.low if self.open_low else value < self.low)
         above = self.high is not None and (
             value >= self.high if self.open_high else value > self.high
         )
         if below or above or (self.multiple_of > 1 and value % self.multiple_of):
-            return f"must be {self.allowed()}"
+            return f"it must be {self.allowed()}"
         return None
 
     def allowed(self) -> str:
         even = " and even" if self.multiple_of == 2 else ""
         if self.low is not None and self.high is not None:
             left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            return f"in {left}{self.low:g}, {self.high:g}{right}{even}"
+            return f"in {left}{_number(self.low)}, {_number(self.high)}{right}{even}"
         if self.low is not None:
-            return f"{'>' if self.open_low else '>='} {self.low:g}{even}"
-        return f"{'<' if self.open_high else '<='} {self.high:g}{even}"
+            return f"{'>' if self.open_low else '>='} {_number(self.low)}{even}"
+        return f"{'<' if self.open_high else '<='} {_number(self.high)}{even}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class OneOf:
     choices: tuple[str, ...]
 
     def problem(self, value: Any) -> str | None:
-        return None if value in self.choices else f"must be one of {', '.join(self.choices)}"
+        return None if value in self.choices else f"it must be one of {', '.join(self.choices)}"
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,13 @@ class Items:
 
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, tuple) or len(value) < self.min_len:
-            return f"must be a comma list of at least {self.min_len} values"
+            return f"it must be a comma list of at least {self.min_len} values"
         if self.max_len is not None and len(value) > self.max_len:
-            return f"must be a comma list of at most {self.max_len} values"
+            return f"it must be a comma list of at most {self.max_len} values"
         for item in value:
-            if self.each.problem(item) is not None:
-                return f"every value {self.each.problem(item)}"
+            problem = self.each.problem(item)
+            if problem is not None:
+                return problem.replace("it must", "every value must", 1)
         return None
 
 
@@ -77,7 +78,7 @@ class Text:
     nonempty: bool = False
 
     def problem(self, value: Any) -> str | None:
-        return "must not be empty" if self.nonempty and not value else None
+        return "it must not be empty" if self.nonempty and not value else None
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,10 @@ def is_type(value: Any, kind: Any) -> bool:
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, kind) if isinstance(kind, type) else True
+
+
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def show(value: Any) -> str:

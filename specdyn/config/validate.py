@@ -118,7 +118,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         _check_type(path, value, hints[path])
         problem = RULES.get(path.split(".")[-1], ANY).problem(value)
         if problem is not None:
-            raise ConfigError(f"{path}={show(value)} is not allowed: it {problem}")
+            raise ConfigError(f"{path}={show(value)} is not allowed: {problem}")
     for check in CHECKS:
         problem = check(cfg.task, values)
         if problem is not None:

@@ -34,6 +34,9 @@ class Run:
             self.config: dict = json.loads(config_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise RunStoreError(f"'{config_path}' is not valid JSON: {err}") from err
+        if not isinstance(self.config, dict):
+            kind = type(self.config).__name__
+            raise RunStoreError(f"'{config_path}' holds a JSON {kind}, not a run's config object")
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
