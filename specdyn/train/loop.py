@@ -21,6 +21,7 @@ from specdyn.tasks.base import Experiment
 from specdyn.tasks.registry import get_task
 from specdyn.train import callbacks as cb
 from specdyn.train.interrupt import stop_on_signals
+from specdyn.train.memory import fix_mmap_threshold
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import load_state, restore
@@ -28,6 +29,7 @@ from specdyn.train.state import load_state, restore
 
 def train(cfg: RunConfig, run_dir: Path, device: torch.device, progress: bool = True) -> Path:
     """Train ``cfg`` into ``run_dir``, resuming from its saved state if there is one."""
+    fix_mmap_threshold()  # a long run's memory stays flat (see specdyn.train.memory)
     exp = get_task(validate(cfg).task).build(cfg, device)
     check_same_config(run_dir, to_dict(cfg))
     writer = RunWriter(run_dir)
