@@ -40,7 +40,9 @@ class Range:
             return f"in {left}{_number(self.low)}, {_number(self.high)}{right}{even}"
         if self.low is not None:
             return f"{'>' if self.open_low else '>='} {_number(self.low)}{even}"
-        return f"{'<' if self.open_high else '<='} {_number(self.high)}{even}"
+        if self.high is not None:
+            return f"{'<' if self.open_high else '<='} {_number(self.high)}{even}"
+        return f"any number{even}"
 
 
 @dataclass(frozen=True)
