@@ -35,3 +35,20 @@ class RunWriteError(SpecdynError, OSError):
 
 class CheckpointError(SpecdynError, ValueError):
     """A checkpoint that cannot be read safely, or a series whose checkpoints disagree."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run after its resume state was saved at ``step``."""
+
+    def __init__(self, signum: int, step: int):
+        self.signum, self.step = signum, step
+        super().__init__(f"stopped by {_signal_name(signum)} at step {step}, state saved")
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

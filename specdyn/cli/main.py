@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
+from typing import NoReturn
 
 from specdyn.cli import (
     analyze_cmd,
@@ -19,7 +22,7 @@ from specdyn.cli import (
     sweep_cmd,
     tasks_cmd,
 )
-from specdyn.errors import SpecdynError
+from specdyn.errors import Interrupted, SpecdynError
 
 COMMANDS = (
     tasks_cmd,
@@ -37,10 +40,16 @@ COMMANDS = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage mistakes reported like every other error: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"specdyn: error: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="specdyn", description="Spectral dynamics of weights: train, record, analyse."
-    )
+    about = "Spectral dynamics of weights: train, record, analyse."
+    top = Parser(prog="specdyn", description=about)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -48,18 +57,34 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     try:
-        return args.handler(args) or 0
-    except SpecdynError as err:
+        code = args.handler(args) or 0
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:  # `specdyn tasks | head`: the reader has gone; so do we, quietly
+        _silence_stdout()
+        return 0
+    except (SpecdynError, OSError) as err:  # OSError: a path that cannot be written or read
         print(f"specdyn: error: {err}", file=sys.stderr)
         return 2
-    except OSError as err:  # a path that cannot be written or read
-        print(f"specdyn: error: {err}", file=sys.stderr)
-        return 2
+    except Interrupted as stop:
+        again = shlex.join(["specdyn", *argv])
+        print(f"specdyn: {stop}; to resume, run the same command: {again}", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("specdyn: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from pathlib import Path
 import torch
 
 from specdyn.cli.common import Subparsers
-from specdyn.config.overrides import apply_overrides, run_hash, set_value
+from specdyn.config.overrides import apply_overrides, fields_of, run_hash, set_value
+from specdyn.config.schema import RunConfig
+from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
 from specdyn.tasks.registry import get_preset
@@ -37,24 +39,39 @@ def add_parser(sub: Subparsers) -> None:
 def handle(args: argparse.Namespace) -> int:
     from specdyn.train.loop import train  # imported here: `specdyn tasks` stays fast
 
+    cfg = resolve(args)
+    device = resolve_device(args.device)
+    run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
+    print(run_dir, flush=True)
+    train(cfg, run_dir, device, progress=not args.no_progress)
+    return 0
+
+
+def resolve(args: argparse.Namespace) -> RunConfig:
+    """The preset with every override applied, validated: nothing is written before this."""
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
     if args.seed is not None:
         cfg = set_value(cfg, "seed", str(args.seed))
     if args.data_dir is not None:
-        cfg = apply_overrides(cfg, [f"data.data_dir={args.data_dir}"])
-    run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
-    print(run_dir, flush=True)
-    train(cfg, run_dir, resolve_device(args.device), progress=not args.no_progress)
-    return 0
+        if "data.data_dir" not in fields_of(cfg):
+            raise ConfigError(f"--data-dir is not read by task '{cfg.task}': it uses no data set")
+        cfg = set_value(cfg, "data.data_dir", args.data_dir)
+    return validate(cfg)
 
 
 def resolve_device(name: str) -> torch.device:
+    """auto (CUDA when present), cpu, cuda or cuda:N; ConfigError for anything else."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as err:
-        raise ConfigError(f"unknown device '{name}': {err}") from None
+    except RuntimeError:
+        device = torch.device("meta")  # refused just below
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{name}' asked for, but CUDA is not available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ConfigError(f"device '{name}' asked for, but there are {count} CUDA devices")
     return device

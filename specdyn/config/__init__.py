@@ -2,6 +2,7 @@
 
 from specdyn.config.overrides import apply_overrides, fields_of, from_dict, run_hash, to_dict
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
+from specdyn.config.validate import validate
 
 __all__ = [
     "OptimConfig",
@@ -13,4 +14,5 @@ __all__ = [
     "from_dict",
     "run_hash",
     "to_dict",
+    "validate",
 ]

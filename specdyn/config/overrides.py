@@ -43,24 +43,51 @@ def resolve_key(cfg: RunConfig, key: str) -> str:
 
 
 def apply_overrides(cfg: RunConfig, assignments: Iterable[str]) -> RunConfig:
-    """Apply ``key=value`` strings in order; returns a new config."""
+    """Apply ``key=value`` strings (a later one wins); returns a new config.
+
+    Every value is parsed first and each section is then replaced once, so that fields
+    checked together (``d_model`` and ``n_heads``) can be changed in any order.
+    """
+    values: dict[str, Any] = {}
     for text in assignments:
         key, sep, raw = text.partition("=")
         if not sep:
             raise ConfigError(f"--set expects key=value, got '{text}'")
-        cfg = set_value(cfg, resolve_key(cfg, key.strip()), raw.strip())
-    return cfg
+        path = resolve_key(cfg, key.strip())
+        values[path] = parse_value(raw.strip(), _kind(cfg, path), path)
+    return replace_fields(cfg, values)
 
 
 def set_value(cfg: RunConfig, path: str, raw: str) -> RunConfig:
+    """``cfg`` with the field at dotted ``path`` parsed from ``raw``."""
+    return replace_fields(cfg, {path: parse_value(raw, _kind(cfg, path), path)})
+
+
+def replace_fields(cfg: RunConfig, values: dict[str, Any]) -> RunConfig:
+    """``cfg`` with dotted path -> value replaced, one ``dataclasses.replace`` per section.
+
+    A section's own check (its ``__post_init__``) failing is a ConfigError naming the keys.
+    """
+    top = {path: v for path, v in values.items() if path in TOP_LEVEL}
+    changes: dict[str, Any] = dict(top)
+    for section in SECTIONS:
+        mine = {p.split(".")[1]: v for p, v in values.items() if p.split(".")[0] == section}
+        if not mine:
+            continue
+        try:
+            changes[section] = dataclasses.replace(getattr(cfg, section), **mine)
+        except (TypeError, ValueError) as err:
+            keys = ", ".join(f"{section}.{k}" for k in mine)
+            raise ConfigError(f"bad value for {keys}: {err}") from None
+    return dataclasses.replace(cfg, **changes)
+
+
+def _kind(cfg: RunConfig, path: str) -> Any:
+    """The annotated type of the field at dotted ``path``."""
     if path in TOP_LEVEL:
-        kind = typing.get_type_hints(RunConfig)[path]
-        return dataclasses.replace(cfg, **{path: parse_value(raw, kind, path)})
+        return typing.get_type_hints(RunConfig)[path]
     section, name = path.split(".")
-    part = getattr(cfg, section)
-    kind = typing.get_type_hints(type(part))[name]
-    part = dataclasses.replace(part, **{name: parse_value(raw, kind, path)})
-    return dataclasses.replace(cfg, **{section: part})
+    return typing.get_type_hints(type(getattr(cfg, section)))[name]
 
 
 def parse_value(raw: str, kind: Any, path: str) -> Any:

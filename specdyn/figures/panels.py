@@ -9,7 +9,9 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
+from specdyn.errors import RunStoreError
 from specdyn.figures.choices import error_label, figure_choices
+from specdyn.store import layout
 from specdyn.store.reader import Run
 
 _HEAD_BLOCK = re.compile(r"\.h\d+$")
@@ -18,13 +20,20 @@ _HEAD_BLOCK = re.compile(r"\.h\d+$")
 def figure_matrix(run: Run) -> str:
     """The matrix single-matrix panels show: the task's choice, else the first recorded."""
     chosen = figure_choices(run.config)["matrix"]
-    return chosen if chosen in run.matrices else run.matrices[0]
+    return chosen if chosen in run.matrices else _first(run.matrices, run, "matrix")
 
 
 def figure_pair(run: Run) -> str:
     """The pair of the alignment panel: the task's choice, else the first recorded."""
     chosen = figure_choices(run.config)["pair"]
-    return chosen if chosen in run.pairs else run.pairs[0]
+    return chosen if chosen in run.pairs else _first(run.pairs, run, "alignment pair")
+
+
+def _first(names: list[str], run: Run, what: str) -> str:
+    if not names:
+        folder = run.path / layout.SPECTRA
+        raise RunStoreError(f"run '{run.path}' has no recorded {what}: no spectra in '{folder}'")
+    return names[0]
 
 
 def error_panel(ax: Axes, run: Run) -> None:

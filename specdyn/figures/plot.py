@@ -33,23 +33,32 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
-    """One PNG per panel plus the four panels side by side (``figure.png``)."""
+    """One PNG per panel plus the four panels side by side (``figure.png``).
+
+    Every figure is drawn before the first is written, so a run the panels cannot read
+    leaves no figure behind.
+    """
     out_dir = out_dir or run.path / layout.FIGURES
     check_drawable(run)
-    written = []
     extra = EXTRA | ({"samples": panels.samples_panel} if "samples" in run.artifacts() else {})
+    figures = {}
     for name, panel in (PANELS | extra).items():
         fig = Figure(figsize=(6, 4.2), layout="constrained")
         panel(fig.add_subplot(), run)
-        written.append(save(fig, out_dir / f"{name}.png"))
-    written.append(compare_runs([run], out_dir / "figure.png"))
-    return written
+        figures[out_dir / f"{name}.png"] = fig
+    figures[out_dir / "figure.png"] = draw_rows([run])
+    return [save(fig, path) for path, fig in figures.items()]
 
 
 def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:
     """Figure 2 itself: one row per run, columns (a) error, (b) SVs, (c) rank, (d) alignment."""
     for run in runs:
         check_drawable(run)
+    return save(draw_rows(runs, labels), out_path)
+
+
+def draw_rows(runs: Sequence[Run], labels: Sequence[str] = ()) -> Figure:
+    """The figure of :func:`compare_runs`, not yet written."""
     labels = list(labels) or [_label(run) for run in runs]
     fig = Figure(figsize=(22, 4.2 * len(runs)), layout="constrained")
     grid = fig.subplots(len(runs), len(PANELS), squeeze=False)
@@ -57,7 +66,7 @@ def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()
         for col, panel in enumerate(PANELS.values()):
             panel(grid[row, col], run)
         grid[row, 0].set_ylabel(f"{label}\nerror")
-    return save(fig, out_path)
+    return fig
 
 
 def check_drawable(run: Run) -> None:

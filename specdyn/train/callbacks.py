@@ -13,6 +13,7 @@ from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Evaluation
+from specdyn.train.interrupt import StopRequest
 from specdyn.train.state import full_state, save_state
 
 
@@ -24,6 +25,7 @@ class TrainState:
     scheduler: object
     writer: RunWriter
     last: Evaluation = field(default_factory=dict)  # the latest evaluation
+    stop: StopRequest = field(default_factory=StopRequest)  # set by SIGINT / SIGTERM
 
 
 Callback = Callable[[TrainState], None]

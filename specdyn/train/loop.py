@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from specdyn.config.overrides import to_dict
 from specdyn.config.schema import RunConfig
+from specdyn.config.validate import validate
 from specdyn.errors import DivergedError, RunStoreError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
@@ -21,6 +22,8 @@ from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
 from specdyn.train import callbacks as cb
 from specdyn.train.branch import BranchStart
+from specdyn.train.interrupt import stop_on_signals
+from specdyn.train.memory import fix_mmap_threshold
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import load_state, restore
@@ -39,6 +42,8 @@ def train(
     built, so a second process is refused at once), and the run ends with ``_finish``.
     ``branch``: start from another run's training state instead of step 0 (see BranchStart).
     """
+    fix_mmap_threshold()  # a long run's memory stays flat (see specdyn.train.memory)
+    validate(cfg)
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     try:
         exp = registry.get_task(cfg.task).build(cfg, device)
@@ -91,6 +96,7 @@ def autocast(bf16: bool, device: torch.device) -> Callable[[], contextlib.Abstra
     return contextlib.nullcontext
 
 
+@stop_on_signals  # SIGINT / SIGTERM: save the state between two steps and stop
 def _loop(
     cfg: RunConfig,
     exp: Experiment,
@@ -111,6 +117,7 @@ def _loop(
             _show(bar, state)
         if step == steps:
             break
+        state.stop.here(state)
         with precision():
             loss = _loss(exp, step)
         _update(exp, loss, state.optimizer, state.scheduler, cfg.optim.grad_clip, hooks)

@@ -1,0 +1,285 @@
+"""What every config value may be: checked once the config is resolved, before any folder.
+
+``RULES`` maps a field's name (the last part of its dotted path, so ``batch_size`` covers
+every task's ``data.batch_size``) to what it allows; every settable field of every task has
+one (a test checks; a field without one gets only the type check). ``CHECKS`` are the few
+rules that tie fields together. ``validate(cfg)`` raises ConfigError at the first
+violation, one line naming the key, the value and what is allowed. Values of the wrong
+type (an API caller's ``steps=10.5``) are refused as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from specdyn.config.overrides import SECTIONS, TOP_LEVEL, fields_of
+from specdyn.config.rules import Items, Maybe, OneOf, Range, Text, is_type, show
+from specdyn.config.schema import RunConfig
+from specdyn.errors import ConfigError
+
+MAX_STEPS = 10**9  # step counters are int64 and step files are named with 8+ digits
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes seeds in [0, 2^63)
+
+ANY = Text()  # booleans and free text: the type check is all there is
+COUNT = Range(0)  # a size where 0 means "all" or "none", as each field documents
+SIZE = Range(1)
+SEED = Range(0, MAX_SEED)
+FRACTION = Range(0, 1, open_low=True, open_high=True)
+STEP = Range(0, MAX_STEPS)
+STEPS = Range(1, MAX_STEPS)
+
+RULES: dict[str, Range | OneOf | Items | Text | Maybe] = {
+    # run
+    "seed": SEED,
+    "data_seed": Maybe(SEED),
+    # optim
+    "name": OneOf(("adamw", "sgd")),
+    "lr": Range(0, open_low=True),
+    "betas": Items(Range(0, 1, open_high=True), 2, 2),
+    "eps": Range(0, open_low=True),
+    "momentum": Range(0, 1, open_high=True),
+    "weight_decay": Range(0),
+    "schedule": OneOf(("constant", "cosine", "step")),
+    "warmup_steps": STEP,
+    "final_lr_fraction": Range(0, 1),
+    "milestones": Items(STEPS),
+    "gamma": Range(0, open_low=True),
+    "grad_clip": Range(0),  # 0: no clipping
+    # train
+    "steps": STEPS,
+    "eval_every": STEPS,  # the error curve needs evaluations; = steps: first and last only
+    "state_every": STEP,  # 0: resume state at the end only (a killed run starts over)
+    "checkpoint_every": STEP,  # 0: the final weights only
+    "checkpoint_at": Items(STEP),
+    "state_at": Items(STEP),
+    "bf16": ANY,
+    # record
+    "every": STEP,  # 0: only `at` / `log_points` (checked below)
+    "at": Items(STEP),
+    "log_points": STEP,
+    "top_k": SIZE,
+    "heads": ANY,
+    "vector_dtype": OneOf(("float32", "float16", "bfloat16")),
+    # model
+    "d_model": SIZE,
+    "n_heads": SIZE,
+    "d_mlp": SIZE,
+    "layer_norm": ANY,
+    "final_norm": ANY,
+    "n_layers": SIZE,
+    "context": SIZE,
+    "vocab_size": Range(2),
+    "width": Range(0, open_low=True),
+    "num_classes": Range(2),
+    "in_channels": SIZE,
+    "widths": Items(SIZE, 2),
+    "channels": Items(SIZE, 4, 4),
+    "embed_dim": Range(2, multiple_of=2),  # sin and cos halves
+    "groups": SIZE,
+    "fourier_scale": Range(0, open_low=True),
+    "n_mels": SIZE,
+    "hidden": SIZE,
+    # data
+    "modulus": Range(2),
+    "train_fraction": FRACTION,
+    "source": OneOf(("real", "standin", "synthetic")),
+    "data_dir": ANY,
+    "batch_size": SIZE,
+    "micro_batch": COUNT,  # 0: the whole batch at once
+    "val_fraction": FRACTION,
+    "split_seed": SEED,
+    "label_seed": SEED,
+    "labels": OneOf(("true", "random")),
+    "train_size": COUNT,
+    "eval_size": COUNT,
+    "timesteps": SIZE,
+    "beta_low": FRACTION,
+    "beta_high": FRACTION,
+    "n_samples": COUNT,  # 0: no samples generated at the end
+    "train_utterances": COUNT,
+    "eval_utterances": COUNT,
+    "log": ANY,
+    "area_norm": ANY,
+    "voices": Items(Text(nonempty=True), 1),
+    "rates": Items(SIZE, 1),
+    "max_words": Range(3),  # sentences of 3 to max_words words
+    "eval_chunks": COUNT,
+    "train_speeches": COUNT,
+}
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """``cfg`` itself when every value and every cross-field rule holds; else ConfigError."""
+    hints = _hints(cfg)
+    values = fields_of(cfg)
+    for path, value in values.items():
+        _check_type(path, value, hints[path])
+        problem = RULES.get(path.split(".")[-1], ANY).problem(value)
+        if problem is not None:
+            raise ConfigError(f"{path}={show(value)} is not allowed: {problem}")
+    for check in CHECKS:
+        problem = check(cfg.task, values)
+        if problem is not None:
+            raise ConfigError(problem)
+    return cfg
+
+
+def _hints(cfg: RunConfig) -> dict[str, Any]:
+    top = typing.get_type_hints(RunConfig)
+    hints = {name: top[name] for name in TOP_LEVEL}
+    for section in SECTIONS:
+        part = getattr(cfg, section)
+        if not dataclasses.is_dataclass(part):
+            raise ConfigError(f"config section '{section}' is not a dataclass: {part!r}")
+        types = typing.get_type_hints(type(part))
+        hints |= {f"{section}.{f.name}": types[f.name] for f in dataclasses.fields(part)}
+    return hints
+
+
+def _check_type(path: str, value: Any, kind: Any) -> None:
+    if not is_type(value, kind):
+        name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{path}={show(value)} is not allowed: it must be of type {name}")
+
+
+# --- rules that tie fields together: each gets (task, dotted path -> value) -------------
+
+Values = Mapping[str, Any]
+
+# Sizes the data fix: CIFAR-10 and its stand-ins are 32x32x3 images in 10 classes, MNIST's
+# are 28x28x1, and the CTC alphabet has 30 symbols. (path, index or None, value)
+DATA_FACTS: dict[str, tuple[tuple[str, int | None, int], ...]] = {
+    "vgg16-cifar10": (("model.num_classes", None, 10), ("model.in_channels", None, 3)),
+    "mlp-cifar10": (("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),
+    "unet-mnist": (("model.in_channels", None, 1),),
+    "lstm-librispeech": (("model.vocab_size", None, 30),),
+}
+# The sources that read data.data_dir: the real data set's folder; the speech stand-in is
+# synthesised into it.
+DATA_DIR_SOURCES: dict[str, tuple[str, ...]] = {"lstm-librispeech": ("real", "standin")}
+
+
+def _get(values: Values, name: str) -> Any:
+    """The value of the field called ``name`` in any section; None when there is none."""
+    found = [v for path, v in values.items() if path.split(".")[-1] == name]
+    return found[0] if found else None
+
+
+def _heads_divide_width(task: str, values: Values) -> str | None:
+    d, h = _get(values, "d_model"), _get(values, "n_heads")
+    if d is not None and h is not None and d % h:
+        return f"model.d_model={d} is not allowed: it must be a multiple of model.n_heads={h}"
+    return None
+
+
+def _micro_batch_divides_batch(task: str, values: Values) -> str | None:
+    micro, batch = _get(values, "micro_batch"), _get(values, "batch_size")
+    if micro and batch % micro:
+        return (
+            f"data.micro_batch={micro} is not allowed: it must divide data.batch_size={batch} "
+            "(or be 0, the whole batch)"
+        )
+    return None
+
+
+def _batch_fits_training_set(task: str, values: Values) -> str | None:
+    batch = _get(values, "batch_size")
+    for name in ("train_size", "train_utterances"):
+        n = _get(values, name)
+        if n and batch and n < batch:
+            return (
+                f"data.{name}={n} is not allowed: one batch needs at least "
+                f"data.batch_size={batch} training examples"
+            )
+    return None
+
+
+def _steps_inside_training(task: str, values: Values) -> str | None:
+    steps = values["train.steps"]
+    for path in (
+        "optim.milestones",
+        "record.at",
+        "train.checkpoint_at",
+        "train.state_at",
+        "optim.warmup_steps",
+    ):
+        value = values[path]
+        late = [s for s in (value if isinstance(value, tuple) else (value,)) if s > steps]
+        if late:
+            return (
+                f"{path}={show(value)} is not allowed: {late[0]} lies after the last step "
+                f"(train.steps={steps})"
+            )
+    milestones = values["optim.milestones"]
+    if list(milestones) != sorted(set(milestones)):
+        return f"optim.milestones={show(milestones)} is not allowed: it must be increasing"
+    return None
+
+
+def _something_recorded(task: str, values: Values) -> str | None:
+    if values["record.every"] == 0 and not values["record.at"] and not values["record.log_points"]:
+        return (
+            "record.every=0 is not allowed without record.at or record.log_points: only the "
+            "last step would be recorded"
+        )
+    return None
+
+
+def _noise_schedule_rises(task: str, values: Values) -> str | None:
+    low, high = _get(values, "beta_low"), _get(values, "beta_high")
+    if low is not None and high is not None and low > high:
+        return f"data.beta_low={low} is not allowed: it must be <= data.beta_high={high}"
+    return None
+
+
+def _both_splits_nonempty(task: str, values: Values) -> str | None:
+    p, fraction = _get(values, "modulus"), _get(values, "train_fraction")
+    if p is None or fraction is None:
+        return None
+    n_train = int(round(fraction * p * p))
+    if not 0 < n_train < p * p:
+        return (
+            f"data.train_fraction={fraction} is not allowed with data.modulus={p}: it leaves "
+            f"{n_train} of {p * p} pairs for training, and both splits need at least one"
+        )
+    return None
+
+
+def _data_dir_is_read(task: str, values: Values) -> str | None:
+    folder, source = _get(values, "data_dir"), _get(values, "source")
+    readers = DATA_DIR_SOURCES.get(task, ("real",))
+    if folder and source not in readers:
+        return (
+            f"data.data_dir='{folder}' (--data-dir) is not read when data.source='{source}'; "
+            f"add --set source=real to train on the data set there, or drop --data-dir"
+        )
+    return None
+
+
+def _sizes_the_data_fix(task: str, values: Values) -> str | None:
+    for path, index, wanted in DATA_FACTS.get(task, ()):
+        value = values.get(path)
+        got = value if index is None or value is None else value[index]
+        if got is not None and got != wanted:
+            which = {None: "it", 0: "its first value", -1: "its last value"}[index]
+            return (
+                f"{path}={show(value)} is not allowed: {which} must be {wanted} "
+                f"(fixed by {task}'s data)"
+            )
+    return None
+
+
+CHECKS: tuple[Callable[[str, Values], str | None], ...] = (
+    _heads_divide_width,
+    _micro_batch_divides_batch,
+    _batch_fits_training_set,
+    _steps_inside_training,
+    _something_recorded,
+    _noise_schedule_rises,
+    _both_splits_nonempty,
+    _data_dir_is_read,
+    _sizes_the_data_fix,
+)
