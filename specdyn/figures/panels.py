@@ -138,7 +138,11 @@ def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -
     """Diagonal of the alignment matrix (Eq. 3) of one pair, index i against steps (Fig. 2d)."""
     pair = pair or figure_pair(run)
     steps, diag = run.alignment(pair)  # (T,), (T, k')
-    diag = diag[:, :k]
+    diagonal_panel(ax, steps, diag[:, :k], f"Alignment: {pair}")
+
+
+def diagonal_panel(ax: Axes, steps: np.ndarray, diag: np.ndarray, title: str) -> None:
+    """A diagonal over steps, (T, k) values in [0, 1]: index i against steps."""
     image = ax.imshow(
         diag.T,
         aspect="auto",
@@ -150,12 +154,13 @@ def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -
         extent=(steps[0], steps[-1], -0.5, diag.shape[1] - 0.5),
     )
     ax.figure.colorbar(image, ax=ax)
-    ax.set(xlabel="step", ylabel="index i", title=f"Alignment: {pair}")
+    ax.set(xlabel="step", ylabel="index i", title=title)
 
 
 __all__ = [
     "alignment_panel",
     "alignment_score_panel",
+    "diagonal_panel",
     "effective_rank_panel",
     "error_label",
     "error_panel",

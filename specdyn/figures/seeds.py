@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
-from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
+from specdyn.figures.panels import diagonal_panel, figure_matrix, figure_pair, heatmap_rows
 from specdyn.store.reader import Run
 
 
@@ -119,27 +119,12 @@ def agreement_score_panel(ax: Axes, runs: Sequence[Run]) -> None:
     heatmap(ax, grid, f"Agreement score (top-10){_seeds(runs)}")
 
 
-def _diagonal(ax: Axes, steps: np.ndarray, diag: np.ndarray, title: str) -> None:
-    image = ax.imshow(
-        diag.T,
-        aspect="auto",
-        origin="lower",
-        interpolation="nearest",
-        cmap="viridis",
-        vmin=0.0,
-        vmax=1.0,
-        extent=(steps[0], steps[-1], -0.5, diag.shape[1] - 0.5),
-    )
-    ax.figure.colorbar(image, ax=ax)
-    ax.set(xlabel="step", ylabel="index i", title=title)
-
-
 def alignment_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
     """Diagonal of Eq. 3 for the figure pair, mean over seeds."""
     pair = figure_pair(runs[0])
     series = [r.alignment(pair) for r in runs]
     diag = np.mean([d[:, :k] for _, d in series], axis=0)
-    _diagonal(ax, series[0][0], diag, f"Alignment: {pair}{_seeds(runs)}")
+    diagonal_panel(ax, series[0][0], diag, f"Alignment: {pair}{_seeds(runs)}")
 
 
 def agreement_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
@@ -147,4 +132,4 @@ def agreement_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
     matrix = figure_matrix(runs[0])
     series = [r.agreement(matrix) for r in runs]
     diag = np.mean([d[:, :k] for _, d in series], axis=0)
-    _diagonal(ax, series[0][0], diag, f"Agreement: {matrix}{_seeds(runs)}")
+    diagonal_panel(ax, series[0][0], diag, f"Agreement: {matrix}{_seeds(runs)}")
