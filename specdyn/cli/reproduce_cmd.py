@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, add_backend_arguments
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -22,16 +22,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--out", default="reproduce", help="folder for sweeps, figures and claims")
-    p.add_argument("--backend", default="local", help="local (default) or ray")
-    p.add_argument("--workers", type=int, help="points at once (local default 1; ray: all)")
-    p.add_argument("--address", help="Ray cluster to join: auto or HOST:PORT")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="torch threads per point (default: cores // workers; use 1 on shared cores)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_backend_arguments(p)
     p.set_defaults(handler=handle)
 
 
