@@ -20,6 +20,8 @@ from specdyn.store import layout
 
 TINY = ["--preset", "tiny", "--no-progress", "--out", "{tmp}/runs"]
 GROK = ["run", "grokking", *TINY]
+SWEEP = ["sweep", "grokking", "--preset", "tiny", "--out", "{tmp}/sweeps"]
+LOTTERY = ["lottery", "{run}", "--mask", "magnitude"]
 
 
 def _truncate(path: Path) -> None:
@@ -125,6 +127,22 @@ CASES: list[tuple[str, list[str], str, str]] = [
     ("compare: labels", ["compare", "{run}", "{run}", "--labels", "a"], "1 labels for 2", ""),
     ("compare: --out in a file", ["compare", "{run}", "--out", "{tmp}/afile/x.png"], "afile", ""),
     ("compare: a broken run", ["compare", "{run}"], "spectra", "spectra-gone"),
+    ("report: no such folder", ["report", "{tmp}/nothing"], "is not a run or sweep", ""),
+    ("report: an empty folder", ["report", "{tmp}/empty"], "is not a run or sweep", ""),
+    ("report: --out in a file", ["report", "{run}", "--out", "{tmp}/afile/r.html"], "afile", ""),
+    ("sweep: unknown grid key", [*SWEEP, "--grid", "nosuch=1,2"], "unknown key 'nosuch'", ""),
+    ("sweep: empty grid", [*SWEEP, "--grid", "steps="], "has no values", ""),
+    ("sweep: value of the wrong type", [*SWEEP, "--grid", "steps=a,b"], "bad value 'a'", ""),
+    ("sweep: duplicate seeds", [*SWEEP, "--grid", "steps=5,6", "--seeds", "0,0"], "duplicate", ""),
+    ("reproduce: unknown figure", ["reproduce", "99"], "no reproduce target for figure", ""),
+    ("analyze: no weights", ["analyze", "{tmp}/empty", "--out", "{tmp}/a"], "holds no weights", ""),
+    ("analyze: not a checkpoint", ["analyze", "{tmp}/afile", "--out", "{tmp}/a"], "neither", ""),
+    ("prune: not a run", ["prune", "{tmp}/nothing"], "is not a specdyn run", ""),
+    ("prune: fraction 1.5", ["prune", "{run}", "--fraction", "1.5"], "fraction must lie", ""),
+    ("lottery: density 0", [*LOTTERY, "--density", "0"], "density must lie in (0, 1]", ""),
+    ("lottery: rewind after the end", [*LOTTERY, "--rewind-step", "99999"], "not before", ""),
+    ("lottery: unknown mask", ["lottery", "{run}", "--mask", "other"], "invalid choice", ""),
+    ("lmc: eta < 0", ["lmc", "grokking", *TINY, "--perturb", "-1"], "eta must be >= 0", ""),
 ]
 
 
@@ -167,4 +185,5 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 
 def test_there_are_at_least_30_distinct_cases():
     assert len({c[0] for c in CASES}) == len(CASES) >= 30
-    assert {c[1][0] for c in CASES} >= {"run", "show", "plot", "compare"}
+    commands = {"run", "show", "plot", "compare", "report", "sweep", "reproduce", "analyze"}
+    assert {c[1][0] for c in CASES} >= commands | {"prune", "lottery", "lmc"}
