@@ -22,7 +22,7 @@ from specdyn.analyses.agreement import ensure_agreement
 from specdyn.record.schedule import Schedule
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import weight_matrices
-from specdyn.spectral.pairs import Pair, pair_alignment
+from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment
 from specdyn.spectral.svd import Spectrum, decompose
 from specdyn.store.writer import RunWriter
 
@@ -51,7 +51,7 @@ class Recorder:
         self,
         run: RunWriter | str | Path,
         schedule: Schedule | int = 100,
-        pairs: Sequence[Pair] = (),
+        pairs: Sequence[Pair | PairGroup] = (),
         top_k: int = 100,
         heads: bool = False,
         select: Callable[[str], bool] | None = None,
@@ -96,6 +96,7 @@ class Recorder:
             {
                 name: (sp.U.to(self.vector_dtype), sp.V.to(self.vector_dtype))
                 for name, sp in spectra.items()
+                if sp.U is not None and sp.V is not None
             },
             {name: A.diagonal().float() for name, A in alignments.items()},
         )
@@ -128,7 +129,9 @@ class Recorder:
         }
 
 
-def _metric_rows(step: int, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]):
+def _metric_rows(
+    step: int, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]
+) -> list[dict]:
     rows = []
     for name, sp in spectra.items():
         s = sp.s.double()

@@ -34,7 +34,7 @@ class Schedule:
     def _log_steps(self) -> frozenset[int]:
         if not self.log_points:
             return frozenset()
-        points = np.geomspace(1, max(self.last, 1), self.log_points)
+        points = np.geomspace(1, max(self.last or 1, 1), self.log_points)
         return frozenset(int(round(p)) for p in points) | {0}
 
     def steps(self, last: int) -> list[int]:

@@ -98,7 +98,9 @@ def _working_dtype(W: Tensor) -> Tensor:
     return W if W.dtype == torch.float64 else W.float()
 
 
-def _decompose_group(names: list[str], mats: list[Tensor], k: int | None, wants: bool):
+def _decompose_group(
+    names: list[str], mats: list[Tensor], k: int | None, wants: bool
+) -> dict[str, Spectrum]:
     m, n = mats[0].shape
     kk = min(m, n) if k is None else min(k, m, n)
     try:
@@ -135,7 +137,12 @@ def _decompose_one(name: str, W: Tensor, k: int, wants: bool) -> Spectrum:
             parts = svd_route(X, k, wants, driver)
         except torch.linalg.LinAlgError:
             continue
-        moved = tuple(None if p is None else p.to(W.device) for p in parts)
+        s, U, V = parts
+        moved = (s.to(W.device), _to(U, W.device), _to(V, W.device))
         return _spectrum(moved, 0, _working_dtype(W).dtype)
     shape = "x".join(map(str, W.shape))
     raise SVDError(f"SVD of matrix '{name}' ({shape}) did not converge, even in float64")
+
+
+def _to(X: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if X is None else X.to(device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -270,14 +271,14 @@ def load_torch(path: Path) -> dict:
         raise RunStoreError(f"'{path}' is unreadable: {err}") from err
 
 
-def _open(path: Path):
+def _open(path: Path) -> Any:
     try:
         return safe_open(path, framework="pt")
     except (SafetensorError, OSError) as err:
         raise RunStoreError(f"'{path}' is not a readable safetensors file: {err}") from err
 
 
-def _get(f, key: str, path: Path) -> np.ndarray:
+def _get(f: Any, key: str, path: Path) -> np.ndarray:
     if key not in f.keys():
         raise RunStoreError(f"'{path}' holds no '{key}'")
     try:

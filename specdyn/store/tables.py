@@ -27,7 +27,9 @@ def read_table(path: Path, columns: tuple[str, ...], key: tuple[str, ...]) -> pd
     return combine([_read(p, columns) for p in paths], columns, key)
 
 
-def combine(frames: list[pd.DataFrame], columns: tuple[str, ...], key: tuple[str, ...]):
+def combine(
+    frames: list[pd.DataFrame], columns: tuple[str, ...], key: tuple[str, ...]
+) -> pd.DataFrame:
     """Frames in write order as one table: the last row of each key, stably by step."""
     frames = [f for f in frames if not f.empty]
     if not frames:

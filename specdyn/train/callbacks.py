@@ -14,15 +14,15 @@ from specdyn.record.schedule import Schedule
 from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Evaluation
 from specdyn.train.interrupt import StopRequest
-from specdyn.train.state import full_state, save_state
+from specdyn.train.state import Optimizer, Scheduler, full_state, save_state
 
 
 @dataclass
 class TrainState:
     step: int
     model: nn.Module
-    optimizer: object
-    scheduler: object
+    optimizer: Optimizer
+    scheduler: Scheduler
     writer: RunWriter
     last: Evaluation = field(default_factory=dict)  # the latest evaluation
     stop: StopRequest = field(default_factory=StopRequest)  # set by SIGINT / SIGTERM

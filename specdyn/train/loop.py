@@ -26,7 +26,9 @@ from specdyn.train.interrupt import stop_on_signals
 from specdyn.train.memory import fix_mmap_threshold
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
-from specdyn.train.state import load_state, restore
+from specdyn.train.state import Optimizer, Scheduler, load_state, restore
+
+Precision = Callable[[], contextlib.AbstractContextManager]  # the mixed-precision context
 
 
 def train(
@@ -68,7 +70,13 @@ def train(
     return run_dir
 
 
-def _finish(cfg: RunConfig, exp: Experiment, state: cb.TrainState, final_calls, recorder) -> None:
+def _finish(
+    cfg: RunConfig,
+    exp: Experiment,
+    state: cb.TrainState,
+    final_calls: list[cb.Callback],
+    recorder: Recorder,
+) -> None:
     """Make the run complete: the final step's records and checkpoint, the agreement file
     and rows, the artifacts. Each part is checked on disk and redone from the final model
     if missing, so a kill at any moment leaves a run that the same command completes."""
@@ -101,9 +109,9 @@ def _loop(
     cfg: RunConfig,
     exp: Experiment,
     state: cb.TrainState,
-    calls,
-    precision,
-    progress,
+    calls: list[cb.Callback],
+    precision: Precision,
+    progress: bool,
     fresh: bool,
     hooks: BranchStart,
 ) -> None:
@@ -134,7 +142,12 @@ def _loss(exp: Experiment, step: int) -> torch.Tensor:
 
 
 def _update(
-    exp: Experiment, loss: torch.Tensor, optimizer, scheduler, grad_clip: float, hooks: BranchStart
+    exp: Experiment,
+    loss: torch.Tensor,
+    optimizer: Optimizer,
+    scheduler: Scheduler,
+    grad_clip: float,
+    hooks: BranchStart,
 ) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -149,10 +162,10 @@ def _update(
 def _resume(
     writer: RunWriter,
     exp: Experiment,
-    optimizer,
-    scheduler,
+    optimizer: Optimizer,
+    scheduler: Scheduler,
     last: int,
-    describe,
+    describe: Callable[[], dict],
     branch: BranchStart | None,
 ) -> tuple[int, bool]:
     """(the step to start or resume from, whether it starts afresh): 0 (or the branch's
@@ -182,7 +195,9 @@ def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
     return Recorder(writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype)
 
 
-def _callbacks(cfg: RunConfig, exp: Experiment, recorder: Recorder, precision) -> list[cb.Callback]:
+def _callbacks(
+    cfg: RunConfig, exp: Experiment, recorder: Recorder, precision: Precision
+) -> list[cb.Callback]:
     t, last = cfg.train, cfg.train.steps
 
     def evaluate(model: torch.nn.Module) -> dict[str, dict[str, float]]:

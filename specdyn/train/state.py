@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler as Scheduler
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
@@ -22,11 +24,20 @@ FIELDS: dict[str, type] = {
 }
 
 
-def save_state(writer: RunWriter, step: int, model: nn.Module, optimizer, scheduler, done=False):
+def save_state(
+    writer: RunWriter,
+    step: int,
+    model: nn.Module,
+    optimizer: Optimizer,
+    scheduler: Scheduler,
+    done: bool = False,
+) -> None:
     writer.write_state(full_state(step, model, optimizer, scheduler, done))
 
 
-def full_state(step: int, model: nn.Module, optimizer, scheduler, done: bool = False) -> dict:
+def full_state(
+    step: int, model: nn.Module, optimizer: Optimizer, scheduler: Scheduler, done: bool = False
+) -> dict:
     """Everything needed to continue training from ``step``: tensors and plain types."""
     state = {
         "step": step,
@@ -57,7 +68,9 @@ def load_state(run_path: Path) -> dict | None:
     return state
 
 
-def restore(state: dict, model: nn.Module, optimizer, scheduler, path: Path) -> None:
+def restore(
+    state: dict, model: nn.Module, optimizer: Optimizer, scheduler: Scheduler, path: Path
+) -> None:
     """Load ``state`` into the run's objects; RunStoreError if it does not fit them."""
     try:
         model.load_state_dict(state["model"])
