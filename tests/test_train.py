@@ -149,6 +149,25 @@ def test_a_folder_with_another_config_is_refused(tiny_run):
         train(_tiny(weight_decay=0.5), tiny_run, CPU, progress=False)
 
 
+def test_a_run_made_before_a_field_existed_still_resumes(tiny_run, tmp_path):
+    """Fields added to the config later (here data_seed and train.state_at) count at their
+    defaults, as in the run hash, so the same command keeps finding and resuming old runs."""
+    import json
+    import shutil
+
+    from specdyn.errors import RunStoreError
+
+    old = shutil.copytree(tiny_run, tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    del config["data_seed"], config["train"]["state_at"]
+    (old / "config.json").write_text(json.dumps(config))
+    before = open_run(old).metrics
+    train(get_preset("grokking", "tiny"), old, CPU, progress=False)
+    pd.testing.assert_frame_equal(open_run(old).metrics, before)
+    with pytest.raises(RunStoreError, match="different config"):  # a real difference still is one
+        train(_tiny(weight_decay=0.5), old, CPU, progress=False)
+
+
 def test_sigkill_then_rerun_resumes(tmp_path, capsys):
     """A real kill -9 of the CLI, then the same command again. While the first process
     runs, a second one on the same folder is refused with one line naming its PID."""

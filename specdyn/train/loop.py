@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from specdyn.config.overrides import to_dict
 from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import DivergedError, RunStoreError
@@ -50,7 +49,7 @@ def train(
     try:
         exp = registry.get_task(cfg.task).build(cfg, device)
         writer = writer or RunWriter(run_dir)
-        check_same_config(run_dir, to_dict(cfg))
+        check_same_config(run_dir, cfg)
         optimizer = build_optimizer(exp.model, cfg.optim)
         scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
         last = cfg.train.steps

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from specdyn.config.overrides import run_hash, to_dict
+from specdyn.config.overrides import from_dict, run_hash, to_dict
 from specdyn.config.schema import RunConfig
-from specdyn.errors import RunStoreError
+from specdyn.errors import ConfigError, RunStoreError
 from specdyn.store import layout
 from specdyn.store.reader import has_records, read_config
 from specdyn.tasks.base import Experiment
@@ -39,9 +39,10 @@ def describe(cfg: RunConfig, exp: Experiment, device: torch.device) -> dict:
     }
 
 
-def check_same_config(run_dir: Path, config: dict) -> None:
+def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
     """Refuse to resume a run folder that holds a different config, or run files without
-    a config: which config made them cannot be told, so they are left untouched."""
+    a config: which config made them cannot be told, so they are left untouched. A field
+    added to the config since the run was made counts at its default, as in the run hash."""
     saved = read_config(run_dir, missing_ok=True)
     if saved is None:
         if has_records(run_dir):
@@ -50,11 +51,24 @@ def check_same_config(run_dir: Path, config: dict) -> None:
                 f"them is unknown; restore {layout.CONFIG} or remove the folder to start over"
             )
         return
-    differs = [k for k, v in config.items() if json.loads(json.dumps(v)) != saved.get(k)]
+    config, saved = _plain(to_dict(cfg)), _plain(_with_defaults(saved, cfg))
+    differs = [k for k, v in config.items() if v != saved.get(k)]
     if differs:
         raise RunStoreError(
             f"'{run_dir}' holds a run with a different config ({', '.join(differs)})"
         )
+
+
+def _with_defaults(saved: dict, cfg: RunConfig) -> dict:
+    """``saved`` with the fields it lacks at their defaults; as is when it does not parse."""
+    try:
+        return saved | to_dict(from_dict(saved, cfg))
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return saved
+
+
+def _plain(data: dict) -> dict:
+    return json.loads(json.dumps(data))
 
 
 def _version(name: str) -> str:
