@@ -18,38 +18,18 @@ Trainer's saved checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
 from specdyn.checkpoints.mapping import Hints
-from specdyn.integrations.live import LOGGED, LiveRecorder
-from specdyn.record.schedule import Schedule
-from specdyn.spectral.pairs import Pair
+from specdyn.integrations.live import LiveRecorder, RecordingOptions
 
 
-class SpectralCallback(TrainerCallback):
+class SpectralCallback(RecordingOptions, TrainerCallback):
     """A TrainerCallback that records spectra into the run folder ``run``."""
 
-    def __init__(
-        self,
-        run: str | Path,
-        every: int = 100,
-        at: Sequence[int] = (),
-        top_k: int = 100,
-        pairs: str | Sequence[Pair] = "auto",
-        metrics: str = "default",
-        heads: bool = False,
-        log_metrics: Sequence[str] = LOGGED,
-    ):
-        self.options: dict[str, Any] = dict(
-            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
-        )
-        self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
-        self.live: LiveRecorder | None = None
-        self._trainer: Any = None
+    _trainer: Any = None  # set by attach()
 
     def attach(self, trainer: Any) -> SpectralCallback:
         """Add this callback to ``trainer`` and log metrics through ``trainer.log``."""

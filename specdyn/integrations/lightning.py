@@ -16,36 +16,15 @@ they show up in TensorBoard, CSV or W&B next to the loss. Matrices are named as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 
-from specdyn.integrations.live import LOGGED, LiveRecorder
-from specdyn.record.schedule import Schedule
-from specdyn.spectral.pairs import Pair
+from specdyn.integrations.live import LiveRecorder, RecordingOptions
 
 
-class SpectralCallback(Callback):
+class SpectralCallback(RecordingOptions, Callback):
     """A Lightning Callback that records spectra into the run folder ``run``."""
-
-    def __init__(
-        self,
-        run: str | Path,
-        every: int = 100,
-        at: Sequence[int] = (),
-        top_k: int = 100,
-        pairs: str | Sequence[Pair] = "auto",
-        metrics: str = "default",
-        heads: bool = False,
-        log_metrics: Sequence[str] = LOGGED,
-    ):
-        self.options: dict[str, Any] = dict(
-            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
-        )
-        self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
-        self.live: LiveRecorder | None = None
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero:

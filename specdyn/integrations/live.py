@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,6 +26,30 @@ from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
 
 LOGGED = ("normalized_effective_rank", "stable_rank", "alignment", "alpha")
+
+
+class RecordingOptions:
+    """What both framework callbacks take: the run folder, when to record (every N global
+    steps and at the steps in ``at``, plus the start and the end), the vectors kept, the
+    alignment pairs ("auto", or Pairs), the metric set, per-head blocks, and the metrics
+    sent to the framework's loggers."""
+
+    def __init__(
+        self,
+        run: str | Path,
+        every: int = 100,
+        at: Sequence[int] = (),
+        top_k: int = 100,
+        pairs: str | Sequence[Pair] = "auto",
+        metrics: str = "default",
+        heads: bool = False,
+        log_metrics: Sequence[str] = LOGGED,
+    ) -> None:
+        self.options: dict[str, Any] = dict(
+            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
+        )
+        self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
+        self.live: LiveRecorder | None = None
 
 
 class LiveRecorder:
