@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -99,6 +100,16 @@ def heatmap_panel(
     """``metric`` as a heatmap: ``rows`` (top to bottom, by depth) against steps."""
     table = run.metrics[run.metrics["metric"] == metric]
     grid = table.pivot(index="matrix", columns="step", values="value").reindex(rows)
+    grid_panel(ax, grid, title, vrange)
+
+
+def grid_panel(
+    ax: Axes,
+    grid: pd.DataFrame,
+    title: str,
+    vrange: tuple[float | None, float | None] = (0.0, 1.0),
+) -> None:
+    """A (rows, steps) table as a heatmap: its index top to bottom against its steps."""
     steps = grid.columns.to_numpy()
     image = ax.imshow(
         grid.to_numpy(dtype=float),
@@ -107,9 +118,9 @@ def heatmap_panel(
         cmap="magma",
         vmin=vrange[0],
         vmax=vrange[1],
-        extent=(steps[0], steps[-1], len(rows) - 0.5, -0.5),
+        extent=(steps[0], steps[-1], len(grid) - 0.5, -0.5),
     )
-    ax.set_yticks(range(len(rows)), rows, fontsize="x-small")
+    ax.set_yticks(range(len(grid)), list(grid.index), fontsize="x-small")
     ax.figure.colorbar(image, ax=ax)
     ax.set(xlabel="step", title=title)
 
@@ -162,6 +173,7 @@ __all__ = [
     "alignment_score_panel",
     "diagonal_panel",
     "effective_rank_panel",
+    "grid_panel",
     "error_label",
     "error_panel",
     "figure_matrix",

@@ -17,7 +17,13 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
-from specdyn.figures.panels import diagonal_panel, figure_matrix, figure_pair, heatmap_rows
+from specdyn.figures.panels import (
+    diagonal_panel,
+    figure_matrix,
+    figure_pair,
+    grid_panel,
+    heatmap_rows,
+)
 from specdyn.store.reader import Run
 
 
@@ -86,37 +92,19 @@ def metric_grid(runs: Sequence[Run], metric: str, rows: Sequence[str]) -> pd.Dat
     return sum(grids[1:], grids[0]) / len(grids)
 
 
-def heatmap(
-    ax: Axes, grid: pd.DataFrame, title: str, vrange: tuple[float, float] = (0.0, 1.0)
-) -> None:
-    steps = grid.columns.to_numpy()
-    image = ax.imshow(
-        grid.to_numpy(dtype=float),
-        aspect="auto",
-        interpolation="nearest",
-        cmap="magma",
-        vmin=vrange[0],
-        vmax=vrange[1],
-        extent=(steps[0], steps[-1], len(grid) - 0.5, -0.5),
-    )
-    ax.set_yticks(range(len(grid)), list(grid.index), fontsize="x-small")
-    ax.figure.colorbar(image, ax=ax)
-    ax.set(xlabel="step", title=title)
-
-
 def effective_rank_panel(ax: Axes, runs: Sequence[Run]) -> None:
     grid = metric_grid(runs, "normalized_effective_rank", heatmap_rows(runs[0]))
-    heatmap(ax, grid, f"Normalised effective rank{_seeds(runs)}")
+    grid_panel(ax, grid, f"Normalised effective rank{_seeds(runs)}")
 
 
 def alignment_score_panel(ax: Axes, runs: Sequence[Run]) -> None:
     grid = metric_grid(runs, "alignment", runs[0].pairs)
-    heatmap(ax, grid, f"Alignment score (top-10){_seeds(runs)}")
+    grid_panel(ax, grid, f"Alignment score (top-10){_seeds(runs)}")
 
 
 def agreement_score_panel(ax: Axes, runs: Sequence[Run]) -> None:
     grid = metric_grid(runs, "agreement", heatmap_rows(runs[0]))
-    heatmap(ax, grid, f"Agreement score (top-10){_seeds(runs)}")
+    grid_panel(ax, grid, f"Agreement score (top-10){_seeds(runs)}")
 
 
 def alignment_panel(ax: Axes, runs: Sequence[Run], k: int = 100) -> None:
