@@ -1,6 +1,7 @@
 """Singular vector agreement (paper Eq. 5) of each recorded step with the final one.
 
-Computed after training from the vectors the recorder stored (no SVD is repeated), read
+Computed after training from the vectors the recorder stored (no SVD is repeated), before
+the finish thins them (``thin_vectors``), so it covers every recorded step; read
 through the store and written back through it: ``agreement.safetensors`` holds the
 diagonals, the metrics table one ``agreement`` row per (step, matrix), the mean of the
 top-10 diagonal entries. ``ensure_agreement`` is idempotent: it checks both against the
@@ -14,6 +15,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from specdyn.errors import RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
@@ -23,10 +25,14 @@ SCORE_K = 10  # the agreement summary: mean of the top-10 diagonal entries
 
 
 def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Tensor]]:
-    """(recorded steps, matrix -> (steps, k') diagonal of Eq. 5 against the last step)."""
-    steps = run.steps.tolist()
+    """(steps, matrix -> (steps, k') diagonal of Eq. 5 against the last recorded step), at
+    every recorded step that holds vectors: all of them until the finish thins them."""
+    steps = run.vector_steps
     if not steps:
         return [], {}
+    last = int(run.steps[-1])
+    if steps[-1] != last:
+        raise RunStoreError(f"run '{run.path}' kept no singular vectors at its last step {last}")
     final = _vectors(run, steps[-1])
     rows: dict[str, list[Tensor]] = {name: [] for name in final}
     for step in steps:
@@ -60,12 +66,19 @@ def ensure_agreement(writer: RunWriter, k: int = 100) -> None:
         return
     stored = run.agreement_diagonals()
     final_matrices = sorted(_vectors(run, steps[-1]))
-    if stored is None or stored[0] != steps or sorted(stored[1]) != final_matrices:
+    current = stored is not None and run.agreement_covers(stored[0])
+    if stored is None or not current or sorted(stored[1]) != final_matrices:
         steps, diagonals = agreement_diagonals(run, k)
         writer.write_agreement(steps, diagonals)
     else:
         diagonals = {name: torch.from_numpy(d) for name, d in stored[1].items()}
     rows = agreement_rows(steps, diagonals)
+    frame = writer.metrics.frame
+    stale = (frame["metric"] == layout.AGREEMENT_METRIC) & ~frame["step"].isin(steps)
+    if stale.any():  # an agreement redone at fewer steps (the vectors were thinned)
+        writer.metrics.drop_rows(
+            lambda f: (f["metric"] == layout.AGREEMENT_METRIC) & ~f["step"].isin(steps)
+        )
     if not _rows_present(writer.metrics.frame, rows):
         writer.metrics.add(rows)
         writer.metrics.flush()
@@ -88,3 +101,12 @@ def _vectors(run: Run, step: int) -> dict[str, tuple[Tensor, Tensor]]:
         name: (torch.from_numpy(U).float(), torch.from_numpy(V).float())
         for name, (U, V) in run.step_vectors(step).items()
     }
+
+
+def thin_vectors(writer: RunWriter, keep: set[int]) -> None:
+    """Drop the singular vectors of every recorded step not in ``keep`` (the agreement,
+    values and alignments stay). Idempotent; the agreement must be written first."""
+    run = open_run(writer.path)
+    for step in run.vector_steps:
+        if step not in keep:
+            writer.drop_vectors(step)

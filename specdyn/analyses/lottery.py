@@ -7,8 +7,9 @@ ordinary recorded run in ``TRUNK/branches/lottery-<mask>-<hash>/``; its
 ``analyses/lottery/agreement.parquet`` holds the diagonal of Eq. 5 for two quantities:
 
 - ``pruned_final``: the trunk's final matrices against the same matrices masked;
-- ``trajectory``: the branch against the trunk at every step both recorded (their stored
-  vectors; no SVD is repeated).
+- ``trajectory``: the branch against the trunk at every step both kept vectors at (their
+  stored vectors, no SVD is repeated; a finished run keeps them at ``record.vector_points``
+  steps spread over its schedule, the same steps in the trunk and the branch).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def write_agreement(trunk: Run, branch: Run) -> None:
         assert U_a is not None and V_a is not None and U_b is not None and V_b is not None
         diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
         table.add(_rows("pruned_final", steps, name, diagonal))
-    for step in sorted(set(trunk.steps.tolist()) & set(branch.steps.tolist())):
+    for step in sorted(set(trunk.vector_steps) & set(branch.vector_steps)):
         for name in branch.matrices:
             U_a, V_a = (torch.from_numpy(x).float() for x in trunk.vectors(name, step))
             U_b, V_b = (torch.from_numpy(x).float() for x in branch.vectors(name, step))

@@ -65,8 +65,13 @@ class TrainConfig:
 class RecordConfig:
     """What the recorder stores and when (every / at / log_points: see Schedule).
 
-    top_k: singular vectors kept per matrix. heads: also per-head attention blocks.
-    vector_dtype: "float32" or "float16" storage of singular vectors.
+    top_k: singular vectors kept per matrix (never more than its rank, min(m, n)). heads:
+    also per-head attention blocks. vector_dtype: "float32" or "float16" storage of
+    singular vectors. vector_points: singular vectors are written at every recorded step
+    while the run is live; once the finish has computed the agreement (Eq. 5) from all of
+    them, they are kept at only this many recorded steps, evenly spread over the schedule,
+    the first and last recorded steps included (0 keeps them at every step). Singular
+    values, metrics, alignments and the agreement stay at every recorded step.
     """
 
     every: int = 100
@@ -75,6 +80,7 @@ class RecordConfig:
     top_k: int = 100
     heads: bool = False
     vector_dtype: str = "float32"
+    vector_points: int = 20
 
 
 @dataclass(frozen=True)

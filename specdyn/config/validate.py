@@ -61,6 +61,7 @@ RULES: dict[str, Range | OneOf | Items | Text | Maybe] = {
     "at": Items(STEP),
     "log_points": STEP,
     "top_k": SIZE,
+    "vector_points": COUNT,
     "heads": ANY,
     "vector_dtype": OneOf(("float32", "float16", "bfloat16")),
     # model

@@ -13,17 +13,21 @@ derives all scalar metrics and pair alignments from that one decomposition.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from specdyn.analyses.agreement import ensure_agreement
-from specdyn.record.schedule import Schedule
+from specdyn.analyses.agreement import ensure_agreement, thin_vectors
+from specdyn.record.schedule import Schedule, spread
+from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import weight_matrices
 from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment
 from specdyn.spectral.svd import Spectrum, decompose
+from specdyn.store import layout
+from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
 
 SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -42,9 +46,14 @@ class Recorder:
     """Records the spectra of ``model``'s weight matrices on ``schedule``.
 
     run: a RunWriter or a folder for one. pairs: alignments to record (Eq. 3).
-    top_k: singular vectors kept per matrix. heads: also decompose per-head attention
-    blocks. select: keep only matrices whose name passes this predicate.
+    top_k: singular vectors kept per matrix (at most its rank). heads: also decompose
+    per-head attention blocks. select: keep only matrices whose name passes this predicate.
     vector_dtype: storage dtype of singular vectors (float16 halves the disk use).
+    vector_points: once ``finish`` has computed the agreement from the vectors of every
+    recorded step, keep vectors at only this many steps, evenly spread over the schedule
+    (the first and last recorded included); 0 keeps them all.
+    defer: write each record at the next ``step()`` (or ``flush()``/``finish()``), so that
+    its copy to the host overlaps a training step; None: only when the matrices are on CUDA.
     """
 
     def __init__(
@@ -56,16 +65,21 @@ class Recorder:
         heads: bool = False,
         select: Callable[[str], bool] | None = None,
         vector_dtype: torch.dtype = torch.float32,
+        vector_points: int = 0,
+        defer: bool | None = None,
     ):
         self.run = run if isinstance(run, RunWriter) else RunWriter(run)
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
         self.pairs, self.top_k, self.heads = tuple(pairs), top_k, heads
         self.select, self.vector_dtype = select, vector_dtype
+        self.vector_points, self.defer = vector_points, defer
+        self._pending: _Pending | None = None
         if not self.run.has_config():  # a plain loop's run describes itself
             self.run.write_config(self._describe())
 
     def step(self, step: int, model: nn.Module) -> bool:
         """Record ``model`` if ``step`` is scheduled; returns whether it recorded."""
+        self.flush()
         if step not in self.schedule:
             return False
         self.record(step, model)
@@ -86,28 +100,53 @@ class Recorder:
         self, step: int, spectra: Mapping[str, Spectrum], extra_rows: Sequence[dict] = ()
     ) -> None:
         """Write spectra decomposed elsewhere (e.g. a checkpoint read one matrix at a time),
-        with their metrics and alignments, plus any ``extra_rows`` of the metrics table."""
+        with their metrics and alignments, plus any ``extra_rows`` of the metrics table.
+        On CUDA (or with ``defer``) the write waits for the next ``step()``."""
+        self.flush()
         spectra = dict(spectra)
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
-        self.run.metrics.add(_metric_rows(step, spectra, alignments) + list(extra_rows))
-        self.run.write_spectra(
-            step,
-            {name: sp.s.float() for name, sp in spectra.items()},
-            {
-                name: (sp.U.to(self.vector_dtype), sp.V.to(self.vector_dtype))
-                for name, sp in spectra.items()
-                if sp.U is not None and sp.V is not None
-            },
-            {name: A.diagonal().float() for name, A in alignments.items()},
-        )
-        self.run.metrics.flush()
+        tensors = {layout.values_key(n): sp.s.float() for n, sp in spectra.items()}
+        for name, sp in spectra.items():
+            if sp.U is not None and sp.V is not None:
+                tensors[layout.left_key(name)] = sp.U.to(self.vector_dtype)
+                tensors[layout.right_key(name)] = sp.V.to(self.vector_dtype)
+        tensors |= {layout.alignment_key(n): A.diagonal().float() for n, A in alignments.items()}
+        scalars = _scalars(spectra, alignments)
+        tensors |= {f"{_SCALAR}{i}": value for i, (_, value) in enumerate(scalars)}
+        copy = to_host(tensors)
+        labels = [label for label, _ in scalars]
+        self._pending = _Pending(step, copy, list(spectra), list(alignments), labels, extra_rows)
+        if not (copy.event is not None if self.defer is None else self.defer):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the record whose copy to the host may still be in flight, if any."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        pending.write(self.run)
 
     def finish(self) -> None:
         """Agreement (Eq. 5) of every recorded step with the last, from stored vectors:
         written, or checked and redone where missing or stale (see ``ensure_agreement``);
-        then each table compacted into its own file."""
+        then the vectors thinned to ``vector_points`` steps and each table compacted into
+        its own file. Each part is idempotent, so a killed finish is completed by another."""
+        self.flush()
         ensure_agreement(self.run, self.top_k)
+        keep = self.kept_vector_steps(open_run(self.run.path).steps.tolist())
+        if keep is not None:
+            thin_vectors(self.run, keep)
         self.run.compact()  # the tables into their own files, parts removed
+
+    def kept_vector_steps(self, recorded: list[int]) -> set[int] | None:
+        """The recorded steps that keep their vectors after the finish; None for all. Spread
+        over the whole schedule, so that runs on one schedule (a trunk and its branches)
+        keep the same steps."""
+        if not self.vector_points or not recorded:
+            return None
+        last = self.schedule.last
+        grid = self.schedule.steps(last) if last is not None else recorded
+        return set(spread(grid, self.vector_points)) & set(recorded) | {recorded[0], recorded[-1]}
 
     def _describe(self) -> dict:
         s = self.schedule
@@ -124,22 +163,57 @@ class Recorder:
                 "top_k": self.top_k,
                 "heads": self.heads,
                 "vector_dtype": str(self.vector_dtype).removeprefix("torch."),
+                "vector_points": self.vector_points,
             },
             "environment": {"versions": {"torch": torch.__version__}},
         }
 
 
-def _metric_rows(
-    step: int, spectra: dict[str, Spectrum], alignments: dict[str, Tensor]
-) -> list[dict]:
-    rows = []
+_SCALAR = "metric/"  # a record's scalar metrics among its tensors, by position
+
+
+def _scalars(
+    spectra: dict[str, Spectrum], alignments: dict[str, Tensor]
+) -> list[tuple[tuple[str, str], Tensor]]:
+    """((matrix, metric), 0-d tensor on the matrices' device) for every metric row."""
+    out = []
     for name, sp in spectra.items():
         s = sp.s.double()
-        rows += [
-            {"step": step, "matrix": name, "metric": m, "value": float(f(s))}
-            for m, f in SCALARS.items()
-        ]
+        out += [((name, m), f(s)) for m, f in SCALARS.items()]
     for name, A in alignments.items():
-        value = float(metrics.top_score(A, SCORE_K))
-        rows.append({"step": step, "matrix": name, "metric": "alignment", "value": value})
-    return rows
+        out.append(((name, "alignment"), metrics.top_score(A, SCORE_K)))
+    return out
+
+
+@dataclass
+class _Pending:
+    """A record on its way to the host, and what its write needs besides the tensors."""
+
+    step: int
+    copy: HostCopy
+    matrices: list[str]
+    pairs: list[str]
+    labels: list[tuple[str, str]]
+    extra_rows: Sequence[dict]
+
+    def write(self, run: RunWriter) -> None:
+        t = self.copy.wait()
+        rows = [
+            {
+                "step": self.step,
+                "matrix": name,
+                "metric": metric,
+                "value": float(t[_SCALAR + str(i)]),
+            }
+            for i, (name, metric) in enumerate(self.labels)
+        ]
+        run.metrics.add(rows + list(self.extra_rows))
+        vectors = {
+            n: (t[layout.left_key(n)], t[layout.right_key(n)])
+            for n in self.matrices
+            if layout.left_key(n) in t
+        }
+        values = {n: t[layout.values_key(n)] for n in self.matrices}
+        aligned = {p: t[layout.alignment_key(p)] for p in self.pairs}
+        run.write_spectra(self.step, values, vectors, aligned)
+        run.metrics.flush()

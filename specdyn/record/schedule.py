@@ -40,3 +40,14 @@ class Schedule:
     def steps(self, last: int) -> list[int]:
         """Every scheduled step in [0, last]."""
         return [s for s in range(last + 1) if s in self]
+
+
+def spread(steps: list[int], points: int) -> list[int]:
+    """``points`` of ``steps``, evenly spread by position, the first and last included;
+    all of them when ``points`` is 0 or at least their number."""
+    if points <= 0 or points >= len(steps):
+        return list(steps)
+    if points == 1:
+        return [steps[-1]]
+    picks = np.round(np.linspace(0, len(steps) - 1, points)).astype(int)
+    return [steps[i] for i in sorted(set(picks.tolist()))]

@@ -8,6 +8,8 @@ RUN/                              named by ``run_name(task, preset, hash)``
   parts/metrics.00000012.parquet  rows flushed since the table was last compacted (a live
                                   run's tables are the file plus its parts, in order)
   spectra/step_00000100.safetensors   s/<matrix>, U/<matrix>, V/<matrix>, align/<pair>
+                                  (U and V only at the steps that keep vectors once the
+                                  run has finished: record.vector_points)
   agreement.safetensors           steps, diag/<matrix> -> (steps, k) agreement diagonal
   artifacts.safetensors           tensors kept from the final model (e.g. samples)
   checkpoints/step_00000100.safetensors   weights only
@@ -84,6 +86,10 @@ def agreement_key(matrix: str) -> str:
 def vector_matrices(keys: list[str]) -> list[str]:
     """The matrices whose left vectors are among ``keys`` (tensor keys of a spectra file)."""
     return [key[2:] for key in keys if key.startswith("U/")]
+
+
+def is_vector_key(key: str) -> bool:
+    return key.startswith(("U/", "V/"))
 
 
 def agreement_matrices(keys: list[str]) -> list[str]:

@@ -90,11 +90,33 @@ class Run:
         """pair -> (steps (T,), diagonal (T, k)) for every pair, reading each file once."""
         return self._all_series("align/")
 
+    @property
+    def vector_steps(self) -> list[int]:
+        """The recorded steps whose spectra file holds singular vectors: every recorded step
+        while a run is live, the ``record.vector_points`` kept ones once it has finished."""
+        found = []
+        for path in self._spectra_files:
+            with _open(path) as f:
+                if layout.vector_matrices(list(f.keys())):
+                    found.append(layout.step_of(path))
+        return found
+
     def vectors(self, matrix: str, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(U (m, k), V (n, k)) of ``matrix`` at ``step``."""
+        """(U (m, k), V (n, k)) of ``matrix`` at ``step``; a RunStoreError naming the steps
+        that kept vectors when ``step`` kept none."""
         path = self._spectra_file(step)
         with _open(path) as f:
+            if not layout.vector_matrices(list(f.keys())):
+                raise RunStoreError(self._no_vectors(step))
             return _get(f, layout.left_key(matrix), path), _get(f, layout.right_key(matrix), path)
+
+    def _no_vectors(self, step: int) -> str:
+        kept = self.vector_steps
+        shown = ", ".join(map(str, kept[:8])) + (", ..." if len(kept) > 8 else "")
+        return (
+            f"run '{self.path}' kept no singular vectors at step {step} (kept at "
+            f"{len(kept)} steps: {shown or 'none'}; see record.vector_points)"
+        )
 
     def step_vectors(self, step: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """matrix -> (U, V) for every matrix whose vectors were kept at ``step``."""
@@ -158,7 +180,7 @@ class Run:
         """One line per inconsistency: a step in the metrics without its spectra file or
         the other way round, agreement rows without their file, a stale agreement file."""
         has_rows = bool((self.metrics["metric"] == layout.AGREEMENT_METRIC).any())
-        return self.record_gaps() + self._agreement_gaps(has_rows, self.steps.tolist())
+        return self.record_gaps() + self._agreement_gaps(has_rows)
 
     def record_gaps(self) -> list[str]:
         """The gaps between the metrics and the spectra files (agreement aside)."""
@@ -183,15 +205,28 @@ class Run:
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             raise RunStoreError(f"run '{self.path}' is inconsistent: {found[0]}{more}")
 
-    def _agreement_gaps(self, has_rows: bool, spectra: list[int]) -> list[str]:
+    def _agreement_gaps(self, has_rows: bool) -> list[str]:
         path = self.path / layout.AGREEMENT
         if not path.exists():
             return [f"'{path}' is missing (the metrics hold agreement rows)"] if has_rows else []
         with _open(path) as f:
             steps = _get(f, layout.AGREEMENT_STEPS, path).tolist()
-        if steps != spectra:
+        if not self.agreement_covers(steps):
+            spectra = self.steps.tolist()
             return [f"'{path}' covers {len(steps)} steps but the run recorded {len(spectra)}"]
         return []
+
+    def agreement_covers(self, steps: list[int]) -> bool:
+        """Whether an agreement over ``steps`` is current: recorded steps in order, the last
+        recorded one and every step that still holds vectors among them. All recorded
+        steps while every step holds vectors; after the finish has thinned the vectors,
+        still all of them, or (an agreement redone since) the steps that kept vectors."""
+        recorded = self.steps.tolist()
+        if not recorded:
+            return not steps
+        if steps != sorted(set(steps)) or not set(steps) <= set(recorded):
+            return False
+        return recorded[-1] in steps and set(self.vector_steps) <= set(steps)
 
     def _spectra_path(self, step: int) -> Path:
         return layout.step_file(self.path / layout.SPECTRA, step)

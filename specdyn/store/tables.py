@@ -12,6 +12,7 @@ up twice, and a crash between two parts, or inside a compaction, leaves a readab
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -96,6 +97,13 @@ class Table:
         """Forget every row recorded after ``step`` (used when a run resumes)."""
         frame = self.frame
         self._frame = frame[frame["step"] <= step].reset_index(drop=True)
+        self._pending = []
+        self.compact(force=True)
+
+    def drop_rows(self, where: Callable[[pd.DataFrame], pd.Series]) -> None:
+        """Forget the rows for which ``where(frame)`` is True, compacting the table."""
+        frame = self.frame
+        self._frame = frame[~where(frame)].reset_index(drop=True)
         self._pending = []
         self.compact(force=True)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import save
 from torch import Tensor
 
@@ -81,6 +82,19 @@ class RunWriter:
         meta = {"step": str(step), "matrices": list(values), "pairs": list(alignments)}
         meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
         _write_tensors(layout.step_file(self.path / layout.SPECTRA, step), tensors, meta)
+
+    def drop_vectors(self, step: int) -> None:
+        """Rewrite the spectra file of ``step`` without its singular vectors (values and
+        alignment diagonals stay); nothing when it holds none. Atomic: a kill leaves the
+        file with or without them."""
+        path = layout.step_file(self.path / layout.SPECTRA, step)
+        with safe_open(path, framework="pt") as f:
+            keys = list(f.keys())
+            if not layout.vector_matrices(keys):
+                return
+            meta = f.metadata()
+            kept = {k: f.get_tensor(k) for k in keys if not layout.is_vector_key(k)}
+        _write_tensors(path, kept, meta)
 
     def write_agreement(self, steps: Sequence[int], diagonals: Mapping[str, Tensor]) -> None:
         tensors = {layout.AGREEMENT_STEPS: torch.tensor(list(steps), dtype=torch.int64)}

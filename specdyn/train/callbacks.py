@@ -26,6 +26,8 @@ class TrainState:
     writer: RunWriter
     last: Evaluation = field(default_factory=dict)  # the latest evaluation
     stop: StopRequest = field(default_factory=StopRequest)  # set by SIGINT / SIGTERM
+    # writes what is still in flight (a record copied from the device) before a state
+    flush: Callable[[], None] = field(default=lambda: None)
 
 
 Callback = Callable[[TrainState], None]
@@ -70,6 +72,7 @@ def save_resume_state(when: Schedule) -> Callback:
 
     def callback(state: TrainState) -> None:
         if state.step in when:
+            state.flush()
             done = state.step == when.last
             save_state(
                 state.writer, state.step, state.model, state.optimizer, state.scheduler, done

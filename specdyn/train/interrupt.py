@@ -41,6 +41,7 @@ class StopRequest:
         """If a signal came, save the resume state at ``state.step`` and raise Interrupted."""
         if not self.signum:
             return
+        state.flush()
         save_state(state.writer, state.step, state.model, state.optimizer, state.scheduler)
         raise Interrupted(self.signum, state.step)
 

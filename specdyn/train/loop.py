@@ -15,7 +15,7 @@ from specdyn.errors import DivergedError, RunStoreError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
-from specdyn.store.reader import open_run
+from specdyn.store.reader import open_run, read_config
 from specdyn.store.writer import RunWriter
 from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
@@ -58,6 +58,7 @@ def train(
         hooks = branch or BranchStart({})
         recorder = _recorder(cfg, writer, exp)
         state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
+        state.flush = recorder.flush
         precision = autocast(cfg.train.bf16, device)
         calls = _callbacks(cfg, exp, recorder, precision)
         if start < last:
@@ -85,6 +86,7 @@ def _finish(
         state.step = steps
         for call in final_calls:  # evaluation, record, checkpoint (the state is saved)
             call(state)
+        recorder.flush()
         run = open_run(state.writer.path)
     gaps = run.record_gaps()  # a lost record of an earlier step cannot be redone
     if gaps:
@@ -191,7 +193,17 @@ def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
     schedule = Schedule(every=r.every, at=r.at, log_points=r.log_points, last=cfg.train.steps)
     dtype = getattr(torch, r.vector_dtype)
     heads = r.heads or exp.heads
-    return Recorder(writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype)
+    points = r.vector_points if _thins(writer) else 0
+    return Recorder(
+        writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype, vector_points=points
+    )
+
+
+def _thins(writer: RunWriter) -> bool:
+    """Whether the run's saved config has ``record.vector_points``: a run finished before
+    that field existed (its config is not rewritten) keeps every vector it has."""
+    record = (read_config(writer.path, missing_ok=True) or {}).get("record", {})
+    return isinstance(record, dict) and "vector_points" in record
 
 
 def _callbacks(
