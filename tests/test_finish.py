@@ -88,3 +88,29 @@ def _assert_same_run(run, reference) -> None:
         np.testing.assert_array_equal(run.agreement(name)[1], reference.agreement(name)[1])
     for key, value in reference.checkpoint(20).items():
         torch.testing.assert_close(run.checkpoint(20)[key], value, rtol=0, atol=0)
+
+
+def test_sigkill_while_the_vectors_are_thinned_then_rerun_equals_an_uninterrupted_run(
+    tmp_path, tiny_run
+):
+    """vector_points=2 keeps the vectors of steps 0 and 20 of the 5 recorded: the finish
+    rewrites steps 5, 10 and 15 without them after the agreement; a kill after the first
+    rewrite, then the same command, gives what an uninterrupted run gives (which thinning
+    leaves equal to the unthinned ``tiny_run`` but for the dropped vectors)."""
+    argv = ["run", "grokking", "--preset", "tiny", "--set", "vector_points=2", "--no-progress"]
+    argv += ["--out", str(tmp_path)]
+    _run_and_kill(argv, "step_*.safetensors", "after", layout.AGREEMENT)
+    (run_dir,) = tmp_path.iterdir()
+    assert open_run(run_dir).vector_steps == [0, 10, 15, 20]  # step 5 rewritten, then killed
+    assert main(argv) == 0
+    run, reference = open_run(run_dir), open_run(tiny_run)
+    _assert_same_run(run, reference)
+    assert run.steps.tolist() == reference.steps.tolist() == [0, 5, 10, 15, 20]
+    assert run.vector_steps == [0, 20] and reference.vector_steps == [0, 5, 10, 15, 20]
+    for name in reference.matrices:
+        for step in (0, 20):
+            for a, b in zip(run.vectors(name, step), reference.vectors(name, step), strict=True):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            run.singular_values(name)[1], reference.singular_values(name)[1]
+        )
