@@ -168,6 +168,29 @@ def test_a_run_made_before_a_field_existed_still_resumes(tiny_run, tmp_path):
         train(_tiny(weight_decay=0.5), old, CPU, progress=False)
 
 
+def test_a_run_finished_before_vector_points_existed_keeps_its_vectors(tiny_run, tmp_path):
+    """The finish thins vectors to record.vector_points only in runs whose saved config
+    names the field: a finished run made before it existed keeps every vector it has."""
+    import json
+    import shutil
+
+    from specdyn.store.writer import RunWriter
+    from specdyn.tasks import registry
+
+    old = shutil.copytree(tiny_run, tmp_path / "old")
+    cfg = _tiny(vector_points=2)
+    exp = registry.get_task("grokking").build(cfg, CPU)
+    with RunWriter(old) as writer:
+        assert loop._recorder(cfg, writer, exp).vector_points == 2
+    config = json.loads((old / "config.json").read_text())
+    del config["record"]["vector_points"]
+    (old / "config.json").write_text(json.dumps(config))
+    with RunWriter(old) as writer:
+        assert loop._recorder(cfg, writer, exp).vector_points == 0
+    train(get_preset("grokking", "tiny"), old, CPU, progress=False)
+    assert open_run(old).vector_steps == open_run(tiny_run).vector_steps == [0, 5, 10, 15, 20]
+
+
 def test_sigkill_then_rerun_resumes(tmp_path, capsys):
     """A real kill -9 of the CLI, then the same command again. While the first process
     runs, a second one on the same folder is refused with one line naming its PID."""
