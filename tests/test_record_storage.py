@@ -49,14 +49,22 @@ def _train(folder, steps: int = 20, **options) -> None:
     recorder.finish()
 
 
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """A run of ``_train`` that keeps every vector, written synchronously (CPU's default)."""
+    folder = tmp_path_factory.mktemp("storage") / "all"
+    _train(folder)
+    return folder
+
+
 def _size(folder) -> int:
     return sum(p.stat().st_size for p in (folder / layout.SPECTRA).iterdir())
 
 
-def test_thinned_vectors_keep_agreement_values_and_alignments(tmp_path):
-    _train(tmp_path / "all")
+def test_thinned_vectors_keep_agreement_values_and_alignments(tmp_path, full):
     _train(tmp_path / "some", vector_points=3)
-    full, some = specdyn.open_run(tmp_path / "all"), specdyn.open_run(tmp_path / "some")
+    full_path, full = full, specdyn.open_run(full)
+    some = specdyn.open_run(tmp_path / "some")
     assert some.steps.tolist() == full.steps.tolist() == [0, 5, 10, 15, 20]
     assert full.vector_steps == [0, 5, 10, 15, 20] and some.vector_steps == [0, 10, 20]
     assert some.gaps() == [] and full.gaps() == []
@@ -71,12 +79,11 @@ def test_thinned_vectors_keep_agreement_values_and_alignments(tmp_path):
     assert some.metrics.equals(full.metrics)
     with pytest.raises(RunStoreError, match="kept no singular vectors at step 5 .*0, 10, 20"):
         some.vectors("2", 5)
-    assert _size(tmp_path / "some") < 0.7 * _size(tmp_path / "all")
+    assert _size(tmp_path / "some") < 0.7 * _size(full_path)
+    _a_lost_agreement_is_redone_at_the_steps_that_kept_vectors(tmp_path, full)
 
 
-def test_a_lost_agreement_is_redone_at_the_steps_that_kept_vectors(tmp_path):
-    _train(tmp_path / "all")
-    _train(tmp_path / "some", vector_points=3)
+def _a_lost_agreement_is_redone_at_the_steps_that_kept_vectors(tmp_path, full) -> None:
     before = {p.name: p.read_bytes() for p in (tmp_path / "some" / layout.SPECTRA).iterdir()}
     Recorder(tmp_path / "some", Schedule(every=5, last=20), top_k=20, vector_points=3).finish()
     after = {p.name: p.read_bytes() for p in (tmp_path / "some" / layout.SPECTRA).iterdir()}
@@ -85,7 +92,7 @@ def test_a_lost_agreement_is_redone_at_the_steps_that_kept_vectors(tmp_path):
     run = specdyn.open_run(tmp_path / "some")
     assert run.gaps()  # agreement rows without their file
     Recorder(tmp_path / "some", Schedule(every=5, last=20), top_k=20, vector_points=3).finish()
-    run, full = specdyn.open_run(tmp_path / "some"), specdyn.open_run(tmp_path / "all")
+    run = specdyn.open_run(tmp_path / "some")
     assert run.gaps() == []
     steps, diagonal = run.agreement("2")
     assert steps.tolist() == [0, 10, 20]
@@ -94,10 +101,9 @@ def test_a_lost_agreement_is_redone_at_the_steps_that_kept_vectors(tmp_path):
     assert rows["step"].tolist() == [0, 10, 20]
 
 
-def test_float16_vectors_keep_agreement_within_1e_3(tmp_path):
-    _train(tmp_path / "f32")
+def test_float16_vectors_keep_agreement_within_1e_3(tmp_path, full):
     _train(tmp_path / "f16", vector_dtype=torch.float16)
-    a, b = specdyn.open_run(tmp_path / "f32"), specdyn.open_run(tmp_path / "f16")
+    a, b = specdyn.open_run(full), specdyn.open_run(tmp_path / "f16")
     assert b.vectors("2", 20)[0].dtype == np.float16
     for matrix in a.matrices:
         steps_a, diag_a = a.agreement(matrix)
@@ -107,14 +113,13 @@ def test_float16_vectors_keep_agreement_within_1e_3(tmp_path):
     np.testing.assert_array_equal(a.singular_values("2")[1], b.singular_values("2")[1])
 
 
-def test_deferred_writes_record_the_same_as_synchronous(tmp_path):
+def test_deferred_writes_record_the_same_as_synchronous(tmp_path, full):
     """The CUDA path writes each record at the next step; forced on CPU with defer=True."""
-    _train(tmp_path / "sync", defer=False)
     _train(tmp_path / "deferred", defer=True)
-    sync, deferred = (specdyn.open_run(tmp_path / d) for d in ("sync", "deferred"))
+    sync, deferred = specdyn.open_run(full), specdyn.open_run(tmp_path / "deferred")
     assert sync.steps.tolist() == deferred.steps.tolist() == [0, 5, 10, 15, 20]
     assert sync.metrics.equals(deferred.metrics)
-    for path in (tmp_path / "sync" / layout.SPECTRA).iterdir():
+    for path in (full / layout.SPECTRA).iterdir():
         assert _contents(tmp_path / "deferred" / layout.SPECTRA / path.name) == _contents(path)
 
 
