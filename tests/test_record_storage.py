@@ -67,6 +67,8 @@ def test_thinned_vectors_keep_agreement_values_and_alignments(tmp_path, full):
     some = specdyn.open_run(tmp_path / "some")
     assert some.steps.tolist() == full.steps.tolist() == [0, 5, 10, 15, 20]
     assert full.vector_steps == [0, 5, 10, 15, 20] and some.vector_steps == [0, 10, 20]
+    U, V = full.vectors("4", 20)  # (5, 32): top_k=20 is cut to its rank
+    assert U.shape == (5, 5) and V.shape == (32, 5)
     assert some.gaps() == [] and full.gaps() == []
     for name in full.matrices:
         np.testing.assert_array_equal(some.singular_values(name)[1], full.singular_values(name)[1])
