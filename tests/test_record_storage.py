@@ -13,6 +13,7 @@ import specdyn
 from specdyn import Pair, Recorder, Schedule
 from specdyn.errors import RunStoreError
 from specdyn.record.schedule import spread
+from specdyn.spectral import decompose
 from specdyn.store import layout
 
 
@@ -130,3 +131,16 @@ def _contents(path) -> tuple[dict, dict]:
     with safe_open(path, framework="pt") as f:
         tensors = {key: f.get_tensor(key).numpy().tobytes() for key in f.keys()}
         return f.metadata(), tensors
+
+
+def test_a_values_only_run_finishes_consistent(tmp_path):
+    """A run that kept no vectors at all (values only) gets an agreement file over its
+    recorded steps holding no matrix, and no gap."""
+    torch.manual_seed(0)
+    recorder = Recorder(tmp_path, Schedule(every=1), top_k=4, vector_points=1)
+    for step in range(3):
+        recorder.record_spectra(step, decompose({"w": torch.randn(6, 4)}, vectors=False))
+    recorder.finish()
+    run = specdyn.open_run(tmp_path)
+    assert run.vector_steps == [] and run.gaps() == []
+    assert run.agreement_diagonals() == ([0, 1, 2], {})

@@ -27,10 +27,10 @@ SCORE_K = 10  # the agreement summary: mean of the top-10 diagonal entries
 def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Tensor]]:
     """(steps, matrix -> (steps, k') diagonal of Eq. 5 against the last recorded step), at
     every recorded step that holds vectors: all of them until the finish thins them."""
-    steps = run.vector_steps
-    if not steps:
-        return [], {}
-    last = int(run.steps[-1])
+    steps, recorded = run.vector_steps, run.steps.tolist()
+    if not steps:  # nothing recorded, or values only: no matrix to agree
+        return recorded, {}
+    last = recorded[-1]
     if steps[-1] != last:
         raise RunStoreError(f"run '{run.path}' kept no singular vectors at its last step {last}")
     final = _vectors(run, steps[-1])
