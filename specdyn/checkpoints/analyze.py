@@ -25,6 +25,7 @@ from specdyn.record.schedule import Schedule
 from specdyn.record.stream import METRIC_SETS, record_stream
 from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
+from specdyn.spectral.svd import all_finite
 from specdyn.store import layout
 from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
@@ -197,7 +198,7 @@ def _check_finite(c: Checkpoint, specs: list[MatrixSpec]) -> None:
     keys = {s.key for s in specs}
     with c.open() as source:
         for key in source.tensors:
-            if key in keys and not bool(torch.isfinite(source.get(key)).all()):
+            if key in keys and not all_finite(source.get(key)):
                 raise CheckpointError(
                     f"matrix '{canonical_name(key)}' of checkpoint '{c.path}' (step {c.step}) "
                     "has NaN or Inf entries"

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from specdyn.errors import NonFiniteMatrixError
-from specdyn.spectral.svd import Spectrum
+from specdyn.spectral.svd import Spectrum, all_finite
 
 
 def gram_decompose(name: str, W: Tensor, k: int | None = 100) -> Spectrum:
@@ -26,7 +26,7 @@ def gram_decompose(name: str, W: Tensor, k: int | None = 100) -> Spectrum:
     X = W.detach().to(torch.float64)
     wide = X.shape[0] <= X.shape[1]  # Gram of the smaller side: (r, r)
     G = X @ X.T if wide else X.T @ X
-    if not bool(torch.isfinite(G).all()):  # NaN or Inf in W reach G; G is the smaller
+    if not all_finite(G):  # NaN or Inf in W reach G; G is the smaller
         shape = "x".join(map(str, W.shape))
         raise NonFiniteMatrixError(f"matrix '{name}' ({shape}) has NaN or Inf entries")
     r = G.shape[0]
