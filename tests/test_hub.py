@@ -208,3 +208,13 @@ def test_local_path_named_like_a_spec_is_a_path(tmp_path, monkeypatch):
     Path("hf:x").mkdir()
     save_file(_gpt2_state(1), "hf:x/step_5.safetensors")
     assert not hub.is_hub("hf:x") and hub.is_hub("hf:o/n@main")
+
+
+def test_out_that_is_not_a_run_is_refused_before_any_download(server, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["analyze", f"hf:{REPO}@step1000", "--out", str(out)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert not any("/resolve/" in path for _, path in server.log)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

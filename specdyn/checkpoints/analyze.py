@@ -242,9 +242,7 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
 
 def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:
     """Steps already recorded in ``out`` by the same options on the same matrices."""
-    if not (out / layout.CONFIG).is_file():
-        if out.exists() and any(out.iterdir()):
-            raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
+    if not _is_run(out):
         return set()
     old = json.loads((out / layout.CONFIG).read_text())
     if old.get("analyze") != config["analyze"]:
@@ -260,10 +258,19 @@ def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[
     return _recorded_steps(out, metrics)
 
 
+def _is_run(out: Path) -> bool:
+    """Whether ``out`` is a run folder; False if it is missing or empty; CheckpointError
+    if it holds anything else."""
+    if (out / layout.CONFIG).is_file():
+        return True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
+    return False
+
+
 def _recorded_steps(out: Path, metrics: str) -> set[int]:
-    """Steps of the run folder ``out`` with spectra and metric rows both on disk (none
-    when ``out`` is not a run folder)."""
-    if not (out / layout.CONFIG).is_file():
+    """Steps of the run folder ``out`` with spectra and metric rows both on disk."""
+    if not _is_run(out):
         return set()
     table = open_run(out).metrics  # the table with its parts merged
     needed = "log_norm" if metrics == "all" else "spectral_norm"
