@@ -79,6 +79,24 @@ def test_rerun_skips_checkpoints_already_analysed(tmp_path):
         analyze([ckpts], out, options=AnalyzeOptions(top_k=5))
 
 
+def test_results_do_not_depend_on_the_thread_count(tmp_path):
+    ckpts = _series(tmp_path / "ckpts", steps=(10, 20), widths=(40, 60, 30))
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            out = tmp_path / f"run{threads}"
+            runs.append(open_run(analyze([ckpts], out, options=AnalyzeOptions(metrics="all"))))
+            assert torch.get_num_threads() == threads  # restored after the analysis
+    finally:
+        torch.set_num_threads(before)
+    a, b = runs
+    assert a.metrics.equals(b.metrics)
+    for name in a.matrices:
+        assert np.array_equal(a.singular_values(name)[1], b.singular_values(name)[1])
+
+
 def test_specdyn_run_checkpoints_reproduce_the_recorded_spectra(tiny_run, tmp_path):
     out = analyze([tiny_run], tmp_path / "again", options=AnalyzeOptions(top_k=5, pairs="none"))
     trained, again = open_run(tiny_run), open_run(out)
