@@ -121,7 +121,7 @@ def resolve(repo: str, names: Sequence[str], steps: Sequence[int] | None) -> lis
         step = _step(name, i, steps, len(names))
         try:
             info = api.model_info(repo, revision=name)
-        except Exception as err:  # noqa: BLE001 - every client failure becomes one line
+        except Exception as err:  # every failure of the client becomes one line
             raise hub_error(f"{PREFIX}{repo}@{name}", err) from None
         files = [s.rfilename for s in info.siblings or []]
         rev = Revision(
@@ -228,7 +228,7 @@ def _download(rev: Revision, name: str, folder: Path) -> None:
 
     try:
         hf_hub_download(rev.repo, name, revision=rev.commit, local_dir=folder, endpoint=endpoint())
-    except Exception as err:  # noqa: BLE001 - every client failure becomes one line
+    except Exception as err:  # every failure of the client becomes one line
         raise hub_error(f"{rev.label} {name}", err) from None
 
 
