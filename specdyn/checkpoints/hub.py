@@ -113,7 +113,12 @@ def resolve(repo: str, names: Sequence[str], steps: Sequence[int] | None) -> lis
     sorted by step. CheckpointError for anything the Hub cannot give."""
     if steps is not None and len(steps) != len(names):
         raise CheckpointError(f"--steps gives {len(steps)} steps for {len(names)} revisions")
-    from huggingface_hub import HfApi
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise ConfigError(
+            "hf: paths need huggingface_hub: pip install huggingface_hub (or -e '.[hf]')"
+        ) from None
 
     api = HfApi(endpoint=endpoint())
     found: dict[int, Revision] = {}
