@@ -10,6 +10,7 @@ power-law fits have tails. One process times, in turn:
   2. specdyn analyze of the same weights saved as safetensors, --metrics all (the five
      paper scalars, alpha, alpha_weighted, log norms, MP outliers, rand_distance, the
      top-k singular vectors, auto pairs and their alignments, agreement), top_k 100;
+     then the same with --top-k 0 (values only: what WeightWatcher computes);
   3. specdyn analyze of a series of --series such checkpoints (different seeds), with the
      wall and CPU time of each checkpoint inside the series (from one to the next), so
      that a growing per-checkpoint cost would show.
@@ -91,6 +92,10 @@ def main() -> None:
     run, sd_wall, sd_cpu = timed(lambda: analyze([one], root / "one", options=opts))
     print(f"specdyn analyze, 1 checkpoint:  {sd_wall:8.1f} s wall {sd_cpu:8.1f} s CPU", flush=True)
     print(f"  speed-up: {ww_wall / sd_wall:.1f}x wall, {ww_cpu / sd_cpu:.1f}x CPU", flush=True)
+    lean = AnalyzeOptions(top_k=0, metrics="all")
+    _, v_wall, v_cpu = timed(lambda: analyze([one], root / "values", options=lean))
+    print(f"  values only (--top-k 0):      {v_wall:8.1f} s wall {v_cpu:8.1f} s CPU", flush=True)
+    print(f"  speed-up: {ww_wall / v_wall:.1f}x wall, {ww_cpu / v_cpu:.1f}x CPU", flush=True)
     metrics = open_run(run).metrics
     ours = metrics[metrics["metric"] == "alpha"].set_index("matrix")["value"]
     diffs = [abs(ours[r.longname] / r.alpha - 1) for r in details.itertuples()]

@@ -36,7 +36,8 @@ from specdyn.store.writer import RunWriter
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
-    """top_k: singular vectors kept; pairs: 'auto', 'none' or a JSON file of pairs;
+    """top_k: singular vectors kept (0: values only, no alignment or agreement); pairs:
+    'auto', 'none' or a JSON file of pairs;
     metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks."""
 
     top_k: int = 100
@@ -56,15 +57,15 @@ def analyze(
     into the run folder ``out``; returns it."""
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
-    if options.top_k < 1:
-        raise ConfigError(f"--top-k must be positive, got {options.top_k}")
+    if options.top_k < 0:
+        raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
     if any(hub.is_hub(p) for p in paths):
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
         return _analyze_hub(str(paths[0]), Path(out), steps, options, log)
     series = discover(paths, steps)
     specs = _common_plan(series, options.heads)
-    pairs = _pairs(options.pairs, specs, series[0], log)
+    pairs = _pairs(options, specs, series[0], log)
     out = Path(out)
     config = _config({int(c.step or 0): str(c.path) for c in series}, options, pairs)
     done = _done_steps(out, config, options.metrics, [s.name for s in specs])
@@ -96,7 +97,7 @@ def _analyze_hub(
     try:
         with fetcher.fetched(first) as c0:
             specs = _common_plan([c0], options.heads)
-            pairs = _pairs(options.pairs, specs, c0, log)
+            pairs = _pairs(options, specs, c0, log)
             config = _config({r.step: r.label for r in revisions}, options, pairs)
             done = _done_steps(out, config, options.metrics, [s.name for s in specs])
             if first.step not in done:
@@ -183,9 +184,15 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 
 def _pairs(
-    choice: str, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
+    options: AnalyzeOptions, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
 ) -> list[Pair]:
+    choice = options.pairs
     if choice == "none":
+        return []
+    if options.top_k == 0:  # no vectors: no alignment
+        if choice != "auto":
+            raise ConfigError("--pairs needs singular vectors; --top-k 0 keeps none")
+        log("pairs: none (--top-k 0 keeps no singular vectors)")
         return []
     if choice == "auto":
         with first.open() as source:

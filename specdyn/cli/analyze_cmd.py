@@ -21,7 +21,12 @@ def add_parser(sub: Subparsers) -> None:
     )
     p.add_argument("--out", type=Path, help="run folder to write (default: runs/analyze-NAME)")
     p.add_argument("--steps", help="steps of the checkpoints, comma-separated, in order")
-    p.add_argument("--top-k", type=int, default=100, help="singular vectors kept (default 100)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=100,
+        help="singular vectors kept (default 100; 0: values only, no alignment or agreement)",
+    )
     p.add_argument("--pairs", default="auto", help="auto (default), none, or a JSON file of pairs")
     p.add_argument(
         "--metrics",

@@ -19,7 +19,8 @@ from specdyn.spectral.svd import Spectrum, all_finite
 
 def gram_decompose(name: str, W: Tensor, k: int | None = 100) -> Spectrum:
     """Spectrum of the (m, n) matrix ``W``: all r singular values (descending) and the
-    top-k singular vectors, in W's float dtype (float32 unless W is float64)."""
+    top-k singular vectors (none for k = 0), in W's float dtype (float32 unless W is
+    float64)."""
     if W.ndim != 2:
         raise ValueError(f"matrix '{name}' must be 2-D, got shape {tuple(W.shape)}")
     dtype = torch.float64 if W.dtype == torch.float64 else torch.float32
@@ -31,6 +32,9 @@ def gram_decompose(name: str, W: Tensor, k: int | None = 100) -> Spectrum:
         raise NonFiniteMatrixError(f"matrix '{name}' ({shape}) has NaN or Inf entries")
     r = G.shape[0]
     keep = r if k is None else min(k, r)
+    if keep == 0:  # values only: eigvalsh costs about two thirds of eigh
+        values = torch.linalg.eigvalsh(G).flip(0).clamp_min(0).sqrt()
+        return Spectrum(values.to(dtype))
     evals, near = _top_eigh(G, keep)  # all eigenvalues descending; (r, k) top vectors
     s = evals.clamp_min(0).sqrt()  # near: U when wide, else V
     far = (X.T @ near if wide else X @ near) / s[:keep].clamp_min(1e-300)
