@@ -217,3 +217,16 @@ def test_pairs_file(tmp_path, capsys):
     assert main(["analyze", str(ckpts), "--pairs", str(pairs), "--out", str(out)]) == 0
     assert open_run(out).pairs == ["layers.0->layers.1"]
     assert (out / layout.AGREEMENT).exists()
+
+
+def test_plot_of_an_analysis_without_pairs_draws_notes_not_an_error(tmp_path, capsys):
+    """A checkpoint analysis has no history and, with --pairs none, no alignment: `plot`
+    still draws the panels it can and says in the others why they are empty."""
+    out = tmp_path / "run"
+    assert (
+        main(["analyze", str(_series(tmp_path / "ckpts")), "--out", str(out), "--pairs", "none"])
+        == 0
+    )
+    assert main(["plot", str(out)]) == 0
+    names = {p.name for p in (out / layout.FIGURES).glob("*.png")}
+    assert {"error.png", "alignment.png", "singular_values.png", "figure.png"} <= names
