@@ -10,14 +10,19 @@ power-law fits have tails. One process times, in turn:
   2. specdyn analyze of the same weights saved as safetensors, --metrics all (the five
      paper scalars, alpha, alpha_weighted, log norms, MP outliers, rand_distance, the
      top-k singular vectors, auto pairs and their alignments, agreement), top_k 100;
-  3. specdyn analyze of a series of --series such checkpoints.
-Wall and CPU seconds are printed for each, and the largest relative alpha difference.
+     then the same with --top-k 0 (values only: what WeightWatcher computes);
+  3. specdyn analyze of a series of --series such checkpoints (different seeds), with the
+     wall and CPU time of each checkpoint inside the series (from one to the next), so
+     that a growing per-checkpoint cost would show.
+Wall and CPU seconds are printed for each, the largest relative alpha difference, and the
+load average before and after (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 import warnings
@@ -68,7 +73,7 @@ def main() -> None:
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"weightwatcher {weightwatcher.__version__}",
+        f"weightwatcher {weightwatcher.__version__}; load average {_load()}",
         flush=True,
     )
     root = Path(tempfile.mkdtemp(prefix="specdyn-bench-"))
@@ -87,6 +92,10 @@ def main() -> None:
     run, sd_wall, sd_cpu = timed(lambda: analyze([one], root / "one", options=opts))
     print(f"specdyn analyze, 1 checkpoint:  {sd_wall:8.1f} s wall {sd_cpu:8.1f} s CPU", flush=True)
     print(f"  speed-up: {ww_wall / sd_wall:.1f}x wall, {ww_cpu / sd_cpu:.1f}x CPU", flush=True)
+    lean = AnalyzeOptions(top_k=0, metrics="all")
+    _, v_wall, v_cpu = timed(lambda: analyze([one], root / "values", options=lean))
+    print(f"  values only (--top-k 0):      {v_wall:8.1f} s wall {v_cpu:8.1f} s CPU", flush=True)
+    print(f"  speed-up: {ww_wall / v_wall:.1f}x wall, {ww_cpu / v_cpu:.1f}x CPU", flush=True)
     metrics = open_run(run).metrics
     ours = metrics[metrics["metric"] == "alpha"].set_index("matrix")["value"]
     diffs = [abs(ours[r.longname] / r.alpha - 1) for r in details.itertuples()]
@@ -96,12 +105,35 @@ def main() -> None:
     )
     if args.series < 2:
         return
-    _, s_wall, s_cpu = timed(lambda: analyze([root / "series"], root / "many", options=opts))
+    marks: list[tuple[float, float]] = []
+    series = lambda: analyze(  # noqa: E731
+        [root / "series"],
+        root / "many",
+        options=opts,
+        log=lambda line: (
+            marks.append((time.perf_counter(), time.process_time()))
+            if line.startswith("step ")
+            else None
+        ),
+    )
+    _, s_wall, s_cpu = timed(series)
+    marks.append((time.perf_counter(), time.process_time()))  # the last with agreement
     print(
         f"specdyn analyze, {args.series} checkpoints: {s_wall:8.1f} s wall {s_cpu:8.1f} s CPU "
-        f"({s_wall / sd_wall:.1f}x one checkpoint)",
+        f"({s_wall / sd_wall:.1f}x wall, {s_cpu / sd_cpu:.1f}x CPU of one checkpoint)",
         flush=True,
     )
+    gaps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:], strict=False)]
+    print(
+        "  per checkpoint in the series (wall/CPU s): "
+        + ", ".join(f"{w:.1f}/{c:.1f}" for w, c in gaps),
+        flush=True,
+    )
+    print(f"load average at the end {_load()}", flush=True)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

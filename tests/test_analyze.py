@@ -79,6 +79,38 @@ def test_rerun_skips_checkpoints_already_analysed(tmp_path):
         analyze([ckpts], out, options=AnalyzeOptions(top_k=5))
 
 
+def test_results_do_not_depend_on_the_thread_count(tmp_path):
+    ckpts = _series(tmp_path / "ckpts", steps=(10, 20), widths=(40, 60, 30))
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            out = tmp_path / f"run{threads}"
+            runs.append(open_run(analyze([ckpts], out, options=AnalyzeOptions(metrics="all"))))
+            assert torch.get_num_threads() == threads  # restored after the analysis
+    finally:
+        torch.set_num_threads(before)
+    a, b = runs
+    assert a.metrics.equals(b.metrics)
+    for name in a.matrices:
+        assert np.array_equal(a.singular_values(name)[1], b.singular_values(name)[1])
+
+
+def test_top_k_0_records_values_only(tmp_path, capsys):
+    ckpts = _series(tmp_path / "ckpts", steps=(10, 20), widths=(40, 60, 30))
+    full = open_run(analyze([ckpts], tmp_path / "full", options=AnalyzeOptions(4, metrics="all")))
+    lean = open_run(analyze([ckpts], tmp_path / "lean", options=AnalyzeOptions(0, metrics="all")))
+    assert lean.matrices == full.matrices and lean.pairs == [] and lean.step_vectors(20) == {}
+    for name in full.matrices:
+        assert np.allclose(lean.singular_values(name)[1], full.singular_values(name)[1], rtol=1e-6)
+    single = full.metrics[~full.metrics["metric"].isin(["alignment", "agreement"])]
+    cols = ["step", "matrix", "metric"]
+    a, b = (m.sort_values(cols).reset_index(drop=True) for m in (single, lean.metrics))
+    assert a[cols].equals(b[cols]) and np.allclose(a["value"], b["value"], rtol=1e-6)
+    assert "keeps none" in _error(capsys, str(ckpts), "--top-k", "0", "--pairs", "p.json")
+
+
 def test_specdyn_run_checkpoints_reproduce_the_recorded_spectra(tiny_run, tmp_path):
     out = analyze([tiny_run], tmp_path / "again", options=AnalyzeOptions(top_k=5, pairs="none"))
     trained, again = open_run(tiny_run), open_run(out)
@@ -185,3 +217,16 @@ def test_pairs_file(tmp_path, capsys):
     assert main(["analyze", str(ckpts), "--pairs", str(pairs), "--out", str(out)]) == 0
     assert open_run(out).pairs == ["layers.0->layers.1"]
     assert (out / layout.AGREEMENT).exists()
+
+
+def test_plot_of_an_analysis_without_pairs_draws_notes_not_an_error(tmp_path, capsys):
+    """A checkpoint analysis has no history and, with --pairs none, no alignment: `plot`
+    still draws the panels it can and says in the others why they are empty."""
+    out = tmp_path / "run"
+    assert (
+        main(["analyze", str(_series(tmp_path / "ckpts")), "--out", str(out), "--pairs", "none"])
+        == 0
+    )
+    assert main(["plot", str(out)]) == 0
+    names = {p.name for p in (out / layout.FIGURES).glob("*.png")}
+    assert {"error.png", "alignment.png", "singular_values.png", "figure.png"} <= names

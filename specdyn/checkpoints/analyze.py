@@ -9,6 +9,8 @@ vectors. Re-running the same command skips the checkpoints already recorded.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import torch
 
+from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.mapping import MatrixSpec, plan, read
 from specdyn.checkpoints.series import Checkpoint, discover
@@ -25,6 +28,7 @@ from specdyn.record.schedule import Schedule
 from specdyn.record.stream import METRIC_SETS, record_stream
 from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
+from specdyn.spectral.svd import all_finite
 from specdyn.store import layout
 from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
@@ -32,7 +36,8 @@ from specdyn.store.writer import RunWriter
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
-    """top_k: singular vectors kept; pairs: 'auto', 'none' or a JSON file of pairs;
+    """top_k: singular vectors kept (0: values only, no alignment or agreement); pairs:
+    'auto', 'none' or a JSON file of pairs;
     metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks."""
 
     top_k: int = 100
@@ -48,31 +53,98 @@ def analyze(
     options: AnalyzeOptions = AnalyzeOptions(),
     log: Callable[[str], None] = lambda _: None,
 ) -> Path:
-    """Analyse the checkpoints under ``paths`` into the run folder ``out``; returns it."""
+    """Analyse the checkpoints under ``paths`` (or the Hub revisions of one ``hf:`` path)
+    into the run folder ``out``; returns it."""
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
-    if options.top_k < 1:
-        raise ConfigError(f"--top-k must be positive, got {options.top_k}")
+    if options.top_k < 0:
+        raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
+    if any(hub.is_hub(p) for p in paths):
+        if len(paths) != 1:
+            raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
+        return _analyze_hub(str(paths[0]), Path(out), steps, options, log)
     series = discover(paths, steps)
     specs = _common_plan(series, options.heads)
-    pairs = _pairs(options.pairs, specs, series[0], log)
+    pairs = _pairs(options, specs, series[0], log)
     out = Path(out)
-    config = _config(series, options, pairs)
+    config = _config({int(c.step or 0): str(c.path) for c in series}, options, pairs)
     done = _done_steps(out, config, options.metrics, [s.name for s in specs])
     pending = [c for c in series if c.step not in done]
     for c in pending:
         _check_finite(c, specs)
-    writer = RunWriter(out)
-    writer.write_config(config)
-    recorder = Recorder(
-        writer, Schedule(at=tuple(int(c.step or 0) for c in series)), pairs, options.top_k
-    )
+    recorder = _recorder(out, config, pairs, options)
     for c in pending:
-        log(f"step {c.step}: {c.path}")
-        with c.open() as source:
-            record_stream(recorder, int(c.step), read(source, specs), options.metrics)  # type: ignore[arg-type]
+        _record(recorder, c, specs, options, log)
     recorder.finish()
     return out
+
+
+def _analyze_hub(
+    spec: str,
+    out: Path,
+    steps: Sequence[int] | None,
+    options: AnalyzeOptions,
+    log: Callable[[str], None],
+) -> Path:
+    """Hub revisions fetched one at a time (:mod:`specdyn.checkpoints.hub`). All are
+    resolved before anything is written; each is checked (architecture, finite weights)
+    before it is recorded; a fresh run folder with nothing recorded is removed on error."""
+    revisions = hub.resolve(*hub.parse(spec), steps)
+    recorded = _recorded_steps(out, options.metrics)
+    first = next((r for r in revisions if r.step not in recorded), revisions[0])
+    fetcher = hub.Fetcher(_scratch(out), log)
+    created, count = not out.exists(), 0
+    try:
+        with fetcher.fetched(first) as c0:
+            specs = _common_plan([c0], options.heads)
+            pairs = _pairs(options, specs, c0, log)
+            config = _config({r.step: r.label for r in revisions}, options, pairs)
+            done = _done_steps(out, config, options.metrics, [s.name for s in specs])
+            if first.step not in done:
+                _check_finite(c0, specs)
+            recorder = _recorder(out, config, pairs, options)
+            if first.step not in done:
+                _record(recorder, c0, specs, options, log)
+                count += 1
+        for r in revisions:
+            if r.step in done or r is first:
+                continue
+            with fetcher.fetched(r) as c:
+                _same_architecture(specs, _common_plan([c], options.heads), c0.path, c.path)
+                _check_finite(c, specs)
+                _record(recorder, c, specs, options, log)
+                count += 1
+    except BaseException:
+        if created and count == 0:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    recorder.finish()
+    return out
+
+
+def _scratch(out: Path) -> Path:
+    """Where downloads wait: next to the run folder if its parent exists (same disk)."""
+    parent = out.absolute().parent
+    return parent if parent.is_dir() else Path(tempfile.gettempdir())
+
+
+def _recorder(out: Path, config: dict, pairs: list[Pair], options: AnalyzeOptions) -> Recorder:
+    writer = RunWriter(out)
+    writer.write_config(config)
+    at = tuple(int(s) for s in config["checkpoints"])
+    return Recorder(writer, Schedule(at=at), pairs, options.top_k)
+
+
+def _record(
+    recorder: Recorder,
+    c: Checkpoint,
+    specs: list[MatrixSpec],
+    options: AnalyzeOptions,
+    log: Callable[[str], None],
+) -> None:
+    log(f"step {c.step}: {c.path}")
+    with c.open() as source:
+        record_stream(recorder, int(c.step or 0), read(source, specs), options.metrics)
 
 
 def _common_plan(series: list[Checkpoint], heads: bool) -> list[MatrixSpec]:
@@ -112,9 +184,15 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 
 def _pairs(
-    choice: str, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
+    options: AnalyzeOptions, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
 ) -> list[Pair]:
+    choice = options.pairs
     if choice == "none":
+        return []
+    if options.top_k == 0:  # no vectors: no alignment
+        if choice != "auto":
+            raise ConfigError("--pairs needs singular vectors; --top-k 0 keeps none")
+        log("pairs: none (--top-k 0 keeps no singular vectors)")
         return []
     if choice == "auto":
         with first.open() as source:
@@ -152,14 +230,14 @@ def _pair(entry: Any) -> Pair:
     return Pair(**fields)
 
 
-def _config(series: list[Checkpoint], options: AnalyzeOptions, pairs: list[Pair]) -> dict:
+def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pair]) -> dict:
     return {
         "task": None,
         "preset": None,
         "seed": None,
         "data_source": "checkpoints",
         "analyze": asdict(options) | {"pairs": [p.name for p in pairs]},
-        "checkpoints": {str(c.step): str(c.path) for c in series},
+        "checkpoints": {str(s): label for s, label in sorted(checkpoints.items())},
         "recorder": {
             "top_k": options.top_k,
             "pairs": [p.name for p in pairs],
@@ -170,10 +248,8 @@ def _config(series: list[Checkpoint], options: AnalyzeOptions, pairs: list[Pair]
 
 
 def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:
-    """Steps already recorded in ``out`` (spectra and metric rows both on disk)."""
-    if not (out / layout.CONFIG).is_file():
-        if out.exists() and any(out.iterdir()):
-            raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
+    """Steps already recorded in ``out`` by the same options on the same matrices."""
+    if not _is_run(out):
         return set()
     old = json.loads((out / layout.CONFIG).read_text())
     if old.get("analyze") != config["analyze"]:
@@ -186,6 +262,23 @@ def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[
             f"'{out}' holds another architecture's matrices ({recorded[0]}, ...); "
             "choose another --out"
         )
+    return _recorded_steps(out, metrics)
+
+
+def _is_run(out: Path) -> bool:
+    """Whether ``out`` is a run folder; False if it is missing or empty; CheckpointError
+    if it holds anything else."""
+    if (out / layout.CONFIG).is_file():
+        return True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
+    return False
+
+
+def _recorded_steps(out: Path, metrics: str) -> set[int]:
+    """Steps of the run folder ``out`` with spectra and metric rows both on disk."""
+    if not _is_run(out):
+        return set()
     table = open_run(out).metrics  # the table with its parts merged
     needed = "log_norm" if metrics == "all" else "spectral_norm"
     with_rows = set(table.loc[table["metric"] == needed, "step"].astype(int))
@@ -197,7 +290,7 @@ def _check_finite(c: Checkpoint, specs: list[MatrixSpec]) -> None:
     keys = {s.key for s in specs}
     with c.open() as source:
         for key in source.tensors:
-            if key in keys and not bool(torch.isfinite(source.get(key)).all()):
+            if key in keys and not all_finite(source.get(key)):
                 raise CheckpointError(
                     f"matrix '{canonical_name(key)}' of checkpoint '{c.path}' (step {c.step}) "
                     "has NaN or Inf entries"

@@ -14,10 +14,19 @@ def add_parser(sub: Subparsers) -> None:
         "analyze",
         help="record the spectra of existing checkpoints (safetensors, HF, Trainer, PyTorch)",
     )
-    p.add_argument("paths", nargs="+", help="checkpoint files or folders (see docs/byo.md)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        help="checkpoint files or folders, or hf:OWNER/NAME@REV,... (see docs/byo.md)",
+    )
     p.add_argument("--out", type=Path, help="run folder to write (default: runs/analyze-NAME)")
     p.add_argument("--steps", help="steps of the checkpoints, comma-separated, in order")
-    p.add_argument("--top-k", type=int, default=100, help="singular vectors kept (default 100)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=100,
+        help="singular vectors kept (default 100; 0: values only, no alignment or agreement)",
+    )
     p.add_argument("--pairs", default="auto", help="auto (default), none, or a JSON file of pairs")
     p.add_argument(
         "--metrics",
@@ -35,12 +44,19 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.store.reader import open_run
 
     steps = _steps(args.steps)
-    out = args.out or Path("runs") / f"analyze-{Path(args.paths[0]).resolve().name}"
+    out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
     options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
     print(out, flush=True)
     analyze(args.paths, out, steps, options, log=print)
     print(summary(open_run(out)))
     return 0
+
+
+def _name(path: str) -> str:
+    """A default run name: the folder's or file's name, or the Hub repository's."""
+    if path.startswith("hf:"):
+        return path.removeprefix("hf:").partition("@")[0].rsplit("/", 1)[-1]
+    return Path(path).resolve().name
 
 
 def _steps(text: str | None) -> list[int] | None:

@@ -37,8 +37,20 @@ def _first(names: list[str], run: Run, what: str) -> str:
     return names[0]
 
 
+def note_panel(ax: Axes, title: str, note: str) -> None:
+    """An empty panel that says why it is empty (e.g. a checkpoint analysis has no history)."""
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set(title=title, xticks=[], yticks=[])
+
+
+NO_HISTORY = "no training history in this run\n(a checkpoint analysis records none)"
+NO_PAIRS = "no alignment pairs recorded\n(--pairs none, or values only)"
+
+
 def error_panel(ax: Axes, run: Run) -> None:
     """Error of every split over steps (Fig. 2a); extra rates (e.g. WER) dashed."""
+    if run.history.empty:
+        return note_panel(ax, "Error", NO_HISTORY)
     extra = [c for c in run.history.columns if c not in ("step", "split", "loss", "error")]
     label = error_label(run.config)
     for split, rows in run.history.groupby("split", sort=False):
@@ -53,6 +65,8 @@ def error_panel(ax: Axes, run: Run) -> None:
 
 def loss_panel(ax: Axes, run: Run) -> None:
     """Loss of every split over steps, log scale."""
+    if run.history.empty:
+        return note_panel(ax, "Loss", NO_HISTORY)
     for split, rows in run.history.groupby("split", sort=False):
         ax.plot(rows["step"], rows["loss"], label=split)
     ax.set(xlabel="step", ylabel="loss", yscale="log", title="Loss")
@@ -142,11 +156,15 @@ def effective_rank_panel(ax: Axes, run: Run) -> None:
 
 def alignment_score_panel(ax: Axes, run: Run) -> None:
     """Alignment score (Eq. 4) of every pair against steps."""
+    if not run.pairs:
+        return note_panel(ax, "Alignment score (top-10)", NO_PAIRS)
     heatmap_panel(ax, run, "alignment", run.pairs, "Alignment score (top-10)", (0.0, 1.0))
 
 
 def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -> None:
     """Diagonal of the alignment matrix (Eq. 3) of one pair, index i against steps (Fig. 2d)."""
+    if not run.pairs and pair is None:
+        return note_panel(ax, "Alignment", NO_PAIRS)
     pair = pair or figure_pair(run)
     steps, diag = run.alignment(pair)  # (T,), (T, k')
     diagonal_panel(ax, steps, diag[:, :k], f"Alignment: {pair}")

@@ -78,4 +78,6 @@ def check_drawable(run: Run) -> None:
 
 def _label(run: Run) -> str:
     cfg = run.config
+    if cfg.get("task") is None:  # a checkpoint analysis: its folder names it
+        return run.path.name
     return f"{cfg.get('task', '?')} {cfg.get('preset', '?')}"
