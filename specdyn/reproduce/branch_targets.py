@@ -47,8 +47,12 @@ from specdyn.tasks.registry import get_preset
 MINIBATCH_TASKS = ("mlp-cifar10", "vgg16-cifar10", "unet-mnist", "lstm-librispeech",
                    "transformer-wikitext103")  # fmt: skip
 # --scale cpu: how the trunks are shrunk (tasks not named take scales.CPU_OVERRIDES)
-CHECKPOINT_CPU = {"mlp-cifar10": ("steps=780",)}  # 20 epochs of 39 steps
-LMC_CPU = {"mlp-cifar10": ("steps=195",)}  # 5 epochs: the last split is at epoch 3
+CHECKPOINT_CPU: dict[str, tuple[str, ...]] = {
+    "mlp-cifar10": ("steps=780",)
+}  # 20 epochs of 39 steps
+LMC_CPU: dict[str, tuple[str, ...]] = {
+    "mlp-cifar10": ("steps=195",)
+}  # 5 epochs: the last split is at epoch 3
 ETAS = {"paper": (0.0, 0.1, 0.25, 0.5, 1.0, 2.5), "cpu": (0.0, 0.5, 1.0, 2.5), "tiny": (0.0, 2.5)}
 DENSITY = 0.05
 
