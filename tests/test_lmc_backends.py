@@ -53,7 +53,8 @@ def test_ray_backend_gives_the_local_tables(local, tmp_path, ray_instance, capsy
 
 def test_a_failed_branch_does_not_stop_the_others_and_is_resumed(local, tmp_path, capsys):
     design = tmp_path / local.name
-    shutil.copytree(local / "trunk-0", design / "trunk-0", ignore=shutil.ignore_patterns("branches"))
+    skip = shutil.ignore_patterns("branches")
+    shutil.copytree(local / "trunk-0", design / "trunk-0", ignore=skip)
     state = design / "trunk-0" / layout.STATES / "step_00000004.pt"
     saved = state.read_bytes()
     state.write_bytes(b"not a training state")

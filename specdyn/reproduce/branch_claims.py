@@ -205,12 +205,12 @@ def pruned_gap_closes(sweep: Sweep) -> Claim:
     final = table[(table["step"] == table.groupby(["seed", key])["step"].transform("max"))
                   & (table["split"] == "train")]  # fmt: skip
     loss = final.groupby([key, "variant"])["loss"].mean().unstack("variant")
-    gap = (loss["top"] - loss["full"]).reindex(sweep.grid_values(key)).to_dict()
+    gap = (loss["top"] - loss["full"]).abs().reindex(sweep.grid_values(key)).to_dict()
     values = list(gap.values())
     return Claim(
         "with more weight decay, the top-half pruned model's training loss gets closer to "
         "the full model's",
-        f"final train loss, top half - full: {_fmt(gap)} (need the largest weight decay's "
+        f"final train loss, |top half - full|: {_fmt(gap)} (need the largest weight decay's "
         "gap below the first's)",
         values[-1] < values[0],
         {"gap": gap},
