@@ -170,14 +170,8 @@ def branch_and_compare(
     outcomes = run_branches(points, execution)
     done = [path for (_, path), o in zip(points, outcomes, strict=True) if o.state == DONE]
     todo = [pair for pair in pairs(design, done) if pair.kind in kinds]
-    evaluate_pairs(root, todo, device_of(execution))
+    evaluate_pairs(root, todo, execution.torch_device())
     return points, outcomes
-
-
-def device_of(execution: Execution) -> torch.device:
-    if execution.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(execution.device)
 
 
 def pairs(design: Design, branch_paths: Sequence[Path]) -> list[Pair]:

@@ -108,7 +108,7 @@ def checkpoint_trunk(cfg: RunConfig, scale: str) -> tuple[str, ...]:
 
 def prune_all(sweep: Sweep, scale: str, execution: Execution) -> int:
     for path in _trunks(sweep):
-        prune_run(path, 0.5, lmc.device_of(execution))
+        prune_run(path, 0.5, execution.torch_device())
     return 0
 
 

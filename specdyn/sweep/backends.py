@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.sweep.local import Update, run_local
 from specdyn.sweep.ray_backend import check_ray, run_ray
 from specdyn.sweep.spec import BACKENDS
-from specdyn.sweep.worker import Outcome, Trainer, threads_per_worker
+from specdyn.sweep.worker import Outcome, Trainer, device_of, threads_per_worker
 
 
 def check_backend(backend: str, address: str | None) -> None:
@@ -85,6 +87,10 @@ class Execution:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
+
+    def torch_device(self) -> torch.device:
+        """The device of work done in this process (evaluating pairs, pruning)."""
+        return device_of(self.device)
 
     def run(
         self,

@@ -67,7 +67,7 @@ def run_point(
 
     torch.set_num_threads(threads)
     try:
-        (trainer or train)(cfg, Path(run_dir), _device(device), progress=False)
+        (trainer or train)(cfg, Path(run_dir), device_of(device), progress=False)
     except SpecdynError as err:
         return outcome(FAILED, f"{type(err).__name__}: {err}")
     except Exception as err:  # anything else a task may raise: keep the last frame
@@ -77,7 +77,7 @@ def run_point(
     return outcome(DONE)
 
 
-def _device(name: str) -> torch.device:
+def device_of(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
