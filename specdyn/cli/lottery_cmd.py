@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers, add_backend_arguments, execution
@@ -21,7 +22,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.analyses.lottery import lottery, same_design
+    from specdyn.analyses.lottery import lottery_branches, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
     from specdyn.figures.checkpoints import lottery_figure
     from specdyn.store import layout
@@ -30,7 +31,13 @@ def handle(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     run = execution(args)
     run.check()
-    path = lottery(args.run_dir, args.mask, args.density, args.rewind_step, args.seed, run)
+    ((path, outcome),) = lottery_branches(
+        [args.run_dir], (args.mask,), args.density, args.rewind_step, args.seed, run
+    )
+    if outcome.state != "done":
+        print(f"failed {outcome.seconds:7.1f}s  {path}  {outcome.error}")
+        print("specdyn: the lottery branch failed; run the command again", file=sys.stderr)
+        return 1
     print(path)
     trunk, branch = open_run(args.run_dir), open_run(path)
     train = branch.history[branch.history["split"] == "train"]
