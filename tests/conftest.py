@@ -42,6 +42,28 @@ def tiny_task_run(tmp_path_factory) -> Iterator[Callable[[str], Path]]:
     yield run_of
 
 
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    """A local Ray instance (2 CPUs) for one test module; the Ray backend joins it."""
+    ray = pytest.importorskip("ray")
+    for attempt in (1, 2):  # Ray gives its raylet 30 s to start: too short on loaded cores
+        try:
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            break
+        except Exception as err:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
+    yield
+    ray.shutdown()
+
+
 def file_times(run_dir: Path) -> dict[str, int]:
     """Modification time of every file of a run folder but its lock file (which a writer
     opens, and stamps with its PID, each time it takes the run): what a rerun of a

@@ -61,6 +61,8 @@ def test_rerun_resumes_without_training(design, capsys):
         (["--splits", "0,50"], "split steps [50] are not in [0, 6)"),
         (["--splits", "a,b"], "--splits expects comma-separated numbers"),
         (["--trunks", "1", "--branches", "1", "--splits", "0"], "needs two branches or two"),
+        (["--splits", "0", "--backend", "nosuch"], "unknown backend 'nosuch'"),
+        (["--splits", "0", "--workers", "0"], "--workers must be at least 1"),
     ],
 )
 def test_bad_designs_write_nothing(tmp_path, capsys, extra, message):

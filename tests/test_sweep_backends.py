@@ -29,26 +29,6 @@ def _spec(backend: str) -> SweepSpec:
 
 
 @pytest.fixture(scope="module")
-def ray_instance():
-    for attempt in (1, 2):  # Ray gives its raylet 30 s to start: too short on loaded cores
-        try:
-            ray.init(
-                num_cpus=2,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                log_to_driver=False,
-                configure_logging=False,
-            )
-            break
-        except Exception as err:
-            ray.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(err):
-                raise
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> SweepResult:
     """The two points on the local backend, never interrupted."""
     return run_sweep(_spec("local"), tmp_path_factory.mktemp("reference"), progress=False)

@@ -3,8 +3,9 @@
 what it changes. Asking for the same branch again resumes it; a folder whose branch.json
 differs is refused, never reused.
 
-``run_points(points)`` runs (config, run folder) points one after another in this process;
-it has the shape of the sweep backends' ``run_points`` and can be swapped for them.
+``run_branches(points, execution)`` runs (config, folder) points, branches or plain runs,
+through the sweep backends (a process per point locally, or Ray tasks), skipping finished
+ones; a failed point never stops the others and comes back as a failed Outcome.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from specdyn.errors import ConfigError, RunStoreError
 from specdyn.store import layout
 from specdyn.store.atomic import write_atomic, write_json
 from specdyn.store.reader import Run, open_run
+from specdyn.sweep.backends import Execution
+from specdyn.sweep.worker import DONE, FAILED, Outcome, is_finished
 from specdyn.train.branch import BranchStart
 from specdyn.train.loop import train
 
@@ -162,8 +165,29 @@ def train_point(cfg: RunConfig, path: Path, device: torch.device, progress: bool
     return train(cfg, path, device, progress=progress, branch=branch)
 
 
-def run_points(
-    points: Sequence[tuple[RunConfig, Path]], device: torch.device, progress: bool = False
-) -> list[Path]:
-    """Train every (config, folder) point, one after another, in this process."""
-    return [train_point(cfg, path, device, progress) for cfg, path in points]
+def run_branches(points: Sequence[tuple[RunConfig, Path]], execution: Execution) -> list[Outcome]:
+    """Train every (config, folder) point not yet finished through ``execution``'s backend;
+    outcomes in the order given (a finished point is "done" at 0 s)."""
+    todo = [i for i, (_, path) in enumerate(points) if not is_finished(path)]
+    outcomes = [Outcome(DONE) for _ in points]
+    names = [f"{p.parent.parent.name}/{p.name}" for _, p in points]
+
+    def update(position: int, event: str | Outcome) -> None:
+        if execution.progress and isinstance(event, Outcome):
+            print(f"  {event.state:>6} {event.seconds:7.1f}s  {names[todo[position]]}", flush=True)
+
+    ran = execution.run([points[i] for i in todo], update, trainer=train_point)
+    for index, outcome in zip(todo, ran, strict=True):
+        outcomes[index] = outcome
+    return outcomes
+
+
+def summary(points: Sequence[tuple[RunConfig, Path]], outcomes: Sequence[Outcome]) -> list[str]:
+    """One line per point: state, seconds, folder, error; then the counts."""
+    lines = []
+    for (_, path), o in zip(points, outcomes, strict=True):
+        error = f"  {o.error}" if o.error else ""
+        lines.append(f"{o.state:>7} {o.seconds:7.1f}s  {path}{error}")
+    counts = {s: sum(o.state == s for o in outcomes) for s in (DONE, FAILED)}
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    return lines

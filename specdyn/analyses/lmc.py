@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from specdyn.analyses.barrier import ALPHAS, barrier
-from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_points
+from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_branches
 from specdyn.analyses.interpolate import interpolate_states
 from specdyn.analyses.perturb import check_eta
 from specdyn.analyses.runs import build, evaluate_state, run_config, same_task
@@ -39,6 +39,8 @@ from specdyn.store import layout
 from specdyn.store.atomic import write_json
 from specdyn.store.reader import Run, open_run
 from specdyn.store.tables import Table, read_table
+from specdyn.sweep.backends import Execution
+from specdyn.sweep.worker import DONE, Outcome
 from specdyn.tasks.base import Experiment
 
 NAME = "lmc"
@@ -123,9 +125,14 @@ def branch_specs(design: Design) -> list[BranchSpec]:
     return specs
 
 
-def run_design(design: Design, root: Path, device: torch.device, progress: bool = False) -> Path:
-    """Train the trunks, then every branch, then evaluate every pair; resumable."""
+Points = list[tuple[RunConfig, Path]]
+
+
+def run_design(design: Design, root: Path, execution: Execution) -> tuple[Points, list[Outcome]]:
+    """Train the trunks, then every branch, then evaluate every pair whose endpoints both
+    finished; resumable. Returns every point (trunks, then branches) and its outcome."""
     check(design)
+    execution.check()
     write_json(
         root / DESIGN,
         {
@@ -139,16 +146,32 @@ def run_design(design: Design, root: Path, device: torch.device, progress: bool 
         },
     )
     trunks = trunk_points(design, root)
-    run_points(trunks, device, progress)
+    outcomes = run_branches(trunks, execution)
+    done = [path for (_, path), o in zip(trunks, outcomes, strict=True) if o.state == DONE]
+    points, more = branch_and_compare(design, root, done, execution)
+    return trunks + points, outcomes + more
+
+
+def branch_and_compare(
+    design: Design,
+    root: Path,
+    trunks: Sequence[Path],
+    execution: Execution,
+    kinds: Sequence[str] = ("same", "cross", "perturb"),
+) -> tuple[Points, list[Outcome]]:
+    """Train the design's branches of finished ``trunks`` through ``execution``, then
+    evaluate the pairs of ``kinds`` whose endpoints finished into ``root/analyses/lmc``."""
     points = []
-    for _, path in trunks:
+    for path in trunks:
         trunk = open_run(path)
         for spec in branch_specs(design):
             noise = dataclasses.replace(spec, noise_seed=int(trunk.config["seed"]))
             points.append(prepare(trunk, noise if spec.kind == "perturb" else spec))
-    run_points(points, device, progress)
-    evaluate_pairs(root, pairs(design, [p for _, p in points]), device)
-    return root
+    outcomes = run_branches(points, execution)
+    done = [path for (_, path), o in zip(points, outcomes, strict=True) if o.state == DONE]
+    todo = [pair for pair in pairs(design, done) if pair.kind in kinds]
+    evaluate_pairs(root, todo, execution.torch_device())
+    return points, outcomes
 
 
 def pairs(design: Design, branch_paths: Sequence[Path]) -> list[Pair]:

@@ -19,16 +19,19 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_points
+from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_branches
 from specdyn.analyses.masks import check_density
 from specdyn.analyses.plans import REWIND_EPOCH, epoch_steps
 from specdyn.analyses.runs import inner_targets, run_config
-from specdyn.errors import ConfigError
+from specdyn.config.schema import RunConfig
+from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
 from specdyn.spectral.svd import decompose
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
 from specdyn.store.writer import RunWriter
+from specdyn.sweep.backends import Execution
+from specdyn.sweep.worker import DONE, Outcome
 
 NAME = "lottery"
 COLUMNS = ("quantity", "step", "matrix", "index", "value")
@@ -42,11 +45,40 @@ def lottery(
     density: float = 0.05,
     rewind_step: int | None = None,
     seed: int = 0,
-    device: torch.device | None = None,
-    progress: bool = False,
+    execution: Execution | None = None,
 ) -> Path:
     """Train (or resume) the lottery branch of a finished trunk and write its agreement
-    table; returns the branch folder."""
+    table; returns the branch folder. RunStoreError when the branch failed."""
+    (path, outcome), = lottery_branches([Path(trunk_path)], (mask,), density, rewind_step,
+                                        seed, execution)  # fmt: skip
+    if outcome.state != DONE:
+        raise RunStoreError(f"lottery branch '{path}' failed: {outcome.error}")
+    return path
+
+
+def lottery_branches(
+    trunks: list[Path],
+    masks: tuple[str, ...] = ("magnitude", "random"),
+    density: float = 0.05,
+    rewind_step: int | None = None,
+    seed: int = 0,
+    execution: Execution | None = None,
+) -> list[tuple[Path, Outcome]]:
+    """Every (trunk, mask) branch, prepared first (each spec checked before any trains),
+    trained through ``execution``'s backend, its agreement table written once it is done.
+    ``rewind_step`` None: the end of epoch 4 of each trunk."""
+    points = [_prepare(trunk, mask, density, rewind_step, seed) for trunk in trunks
+              for mask in masks]  # fmt: skip
+    outcomes = run_branches(points, execution or Execution(progress=False))
+    for (_, path), outcome in zip(points, outcomes, strict=True):
+        if outcome.state == DONE:  # rewritten each time: cheap, and whole after a kill
+            write_agreement(open_run(path.parent.parent), open_run(path))
+    return [(path, o) for (_, path), o in zip(points, outcomes, strict=True)]
+
+
+def _prepare(
+    trunk_path: Path, mask: str, density: float, rewind_step: int | None, seed: int
+) -> tuple[RunConfig, Path]:
     if mask not in ("magnitude", "random"):
         raise ConfigError(f"mask must be 'magnitude' or 'random', got '{mask}'")
     check_density(density)
@@ -55,10 +87,7 @@ def lottery(
     final_state(trunk)  # the mask comes from the end of training
     step = REWIND_EPOCH * epoch_steps(cfg) if rewind_step is None else rewind_step
     spec = BranchSpec("lottery", step, mask=mask, density=density, mask_seed=seed)
-    branch_cfg, path = prepare(trunk, spec)
-    run_points([(branch_cfg, path)], device or torch.device("cpu"), progress)
-    write_agreement(trunk, open_run(path))
-    return path
+    return prepare(trunk, spec)
 
 
 def write_agreement(trunk: Run, branch: Run) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from specdyn.sweep.backends import Execution
 
 Subparsers = argparse._SubParsersAction  # of argparse.ArgumentParser
 
@@ -19,3 +23,12 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def execution(args: argparse.Namespace) -> Execution:
+    """The Execution the options of ``add_backend_arguments`` name."""
+    from specdyn.sweep.backends import Execution
+
+    return Execution(
+        args.backend, args.workers, args.address, args.device, args.threads, not args.no_progress
+    )

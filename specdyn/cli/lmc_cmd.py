@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, add_backend_arguments, execution
 from specdyn.cli.run_cmd import resolve_device
 from specdyn.errors import ConfigError
 
@@ -23,13 +24,13 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--perturb", help="perturbation sizes eta, comma-separated (Figure 13)")
     p.add_argument("--perturb-step", type=int, help="split step of the perturbation (epoch 4)")
     p.add_argument("--out", default="runs", help="folder that holds the design (runs)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_backend_arguments(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.analyses import lmc
+    from specdyn.analyses.branching import summary
     from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
     from specdyn.config.overrides import apply_overrides, run_hash
     from specdyn.figures.checkpoints import draw_lmc
@@ -43,13 +44,21 @@ def handle(args: argparse.Namespace) -> int:
     step = PERTURB_EPOCH * epoch_steps(cfg) if args.perturb_step is None else args.perturb_step
     design = lmc.Design(cfg, args.trunks, args.branches, splits, etas, step if etas else 0)
     lmc.check(design)
+    resolve_device(args.device)
+    run = execution(args)
+    run.check()
     text = json.dumps([run_hash(cfg), design.trunks, design.branches, splits, etas, step])
     root = (
         Path(args.out)
         / f"lmc-{cfg.task}-{cfg.preset}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
     )
     print(root, flush=True)
-    lmc.run_design(design, root, resolve_device(args.device), not args.no_progress)
+    points, outcomes = lmc.run_design(design, root, run)
+    for line in summary(points, outcomes):
+        print(line)
+    if any(o.state != "done" for o in outcomes):
+        print("specdyn: some trunks or branches failed; run the command again", file=sys.stderr)
+        return 1
     for path in draw_lmc(root):
         print(path)
     return 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, add_backend_arguments, execution
 from specdyn.cli.run_cmd import resolve_device
 
 
@@ -16,28 +17,27 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--density", type=float, default=0.05, help="fraction kept (0.05)")
     p.add_argument("--rewind-step", type=int, help="kept state to rewind to (end of epoch 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of a random mask (0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_backend_arguments(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.analyses.lottery import lottery, same_design
+    from specdyn.analyses.lottery import lottery_branches, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
     from specdyn.figures.checkpoints import lottery_figure
     from specdyn.store import layout
     from specdyn.store.reader import open_run
 
-    device = resolve_device(args.device)
-    path = lottery(
-        args.run_dir,
-        args.mask,
-        args.density,
-        args.rewind_step,
-        args.seed,
-        device,
-        not args.no_progress,
+    resolve_device(args.device)
+    run = execution(args)
+    run.check()
+    ((path, outcome),) = lottery_branches(
+        [args.run_dir], (args.mask,), args.density, args.rewind_step, args.seed, run
     )
+    if outcome.state != "done":
+        print(f"failed {outcome.seconds:7.1f}s  {path}  {outcome.error}")
+        print("specdyn: the lottery branch failed; run the command again", file=sys.stderr)
+        return 1
     print(path)
     trunk, branch = open_run(args.run_dir), open_run(path)
     train = branch.history[branch.history["split"] == "train"]

@@ -11,9 +11,9 @@ from specdyn.cli.common import Subparsers, add_backend_arguments
 
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
-        "reproduce", help="run, draw and check one of the paper's figures (2, 3, 5-9, 14)"
+        "reproduce", help="run, draw and check one of the paper's figures (2-14, 14-pruned)"
     )
-    p.add_argument("figure", help="figure number: 2, 3, 5, 6, 7, 8, 9 or 14")
+    p.add_argument("figure", help="figure number: 2 to 14, or 14-pruned")
     p.add_argument("--task", action="append", help="task (repeatable; default: the paper's)")
     p.add_argument(
         "--scale",

@@ -2,7 +2,9 @@
 
 Layout under ``out`` (default ``reproduce/``)::
 
-  sweeps/sweep-TASK-PRESET-HASH/     the runs, shared between figures that need the same
+  sweeps/sweep-TASK-PRESET-HASH/     the runs, shared between figures that need the same;
+                                     experiments on checkpoints add RUN/analyses/,
+                                     RUN/branches/ and the sweep's analyses/lmc/
   figure-N/TASK.png                  the figure
   figure-N/TASK-claims.md, .json     the paper's claims, the numbers measured, PASS/FAIL
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from specdyn.reproduce.claims import Claim
 from specdyn.reproduce.targets import Target
 from specdyn.store.atomic import write_atomic, write_json
+from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import open_sweep
 from specdyn.sweep.runner import run_sweep
 
@@ -55,6 +58,8 @@ def reproduce_one(
     spec = replace(target.spec(task, scale, seeds, backend, workers, address), threads=threads)
     result = run_sweep(spec, out / "sweeps", progress=progress, device=device)
     sweep = open_sweep(result.path)
+    execution = Execution(backend, workers, address, device, threads, progress)
+    failed = len(result.failed) + target.after_sweep(sweep, scale, execution)
     folder = out / f"figure-{target.figure}"
     image = folder / f"{task}.png"
     try:
@@ -63,7 +68,7 @@ def reproduce_one(
     except (ValueError, KeyError, IndexError, StopIteration) as err:  # too few finished runs
         claims = [Claim("the figure can be drawn", f"it cannot: {err!r}", False)]
     report = Report(
-        target.figure, task, scale, result.path, image, claims, len(result.failed),
+        target.figure, task, scale, result.path, image, claims, failed,
         time.perf_counter() - start,
     )  # fmt: skip
     write_report(report, folder / f"{task}-claims")

@@ -16,6 +16,7 @@ from specdyn.errors import ConfigError
 from specdyn.figures.sweeps import draw as draw_sweep_figure
 from specdyn.reproduce import claims as c
 from specdyn.reproduce.scales import preset_and_overrides, weight_decays
+from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import Sweep
 from specdyn.sweep.spec import SweepSpec
 
@@ -66,6 +67,11 @@ class Target:
         if not grid and len(seeds) < 2:
             grid = (("weight_decay", (_default_weight_decay(task, preset),)),)
         return SweepSpec(task, preset, grid, seeds, overrides, backend, workers, address)
+
+    def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
+        """Work on the sweep's finished runs before the figure is drawn (experiments on
+        checkpoints: see branch_targets); returns how many of its points failed."""
+        return 0
 
 
 def _default_weight_decay(task: str, preset: str) -> str:

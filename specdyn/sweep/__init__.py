@@ -3,16 +3,18 @@
 SweepSpec, Point            what to sweep, and each run of it
 run_sweep(spec, out)        run a sweep into out/sweep-task-preset-hash/ (resumable)
 run_points(points, ...)     run (config, run folder) pairs on the local or Ray backend
+Execution                   a command's backend options, with .run(points)
 open_sweep(path)            tidy tables of every point, and means over seeds
 """
 
-from specdyn.sweep.backends import check_backend, run_points
+from specdyn.sweep.backends import Execution, check_backend, run_points
 from specdyn.sweep.results import Sweep, open_sweep
 from specdyn.sweep.runner import SweepResult, run_sweep, summary_lines
 from specdyn.sweep.spec import Point, SweepSpec
 from specdyn.sweep.worker import Outcome
 
 __all__ = [
+    "Execution",
     "Outcome",
     "Point",
     "Sweep",

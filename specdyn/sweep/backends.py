@@ -14,14 +14,17 @@ the folder holds. A failing point never stops the others; its Outcome carries th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.sweep.local import Update, run_local
 from specdyn.sweep.ray_backend import check_ray, run_ray
 from specdyn.sweep.spec import BACKENDS
-from specdyn.sweep.worker import Outcome, threads_per_worker
+from specdyn.sweep.worker import Outcome, Trainer, device_of, threads_per_worker
 
 
 def check_backend(backend: str, address: str | None) -> None:
@@ -42,13 +45,16 @@ def run_points(
     device: str = "auto",
     on_update: Update | None = None,
     threads: int | None = None,
+    trainer: Trainer | None = None,
 ) -> list[Outcome]:
     """Train every ``(cfg, run_dir)``; the outcomes come back in the order given.
 
     workers: points at once (local default 1; Ray default all, as the cluster allows). Each
     point gets ``threads`` torch threads (default ``cores // workers``, so that workers do
     not oversubscribe the cores; on a Ray cluster 1 unless given).
-    on_update(index, "running" | Outcome) is called as points start and end.
+    on_update(index, "running" | Outcome) is called as points start and end. trainer: a
+    module-level function training one point (default: a plain run; branch experiments
+    pass ``specdyn.analyses.branching.train_point``).
     """
     check_backend(backend, address)
     points = [(cfg, Path(run_dir)) for cfg, run_dir in points]
@@ -58,6 +64,42 @@ def run_points(
     if backend == "ray":
         if threads is None:
             threads = threads_per_worker(workers) if workers and address is None else 1
-        return run_ray(points, workers, threads, device, address, notify)
+        return run_ray(points, workers, threads, device, address, notify, trainer)
     workers = workers or 1
-    return run_local(points, workers, threads or threads_per_worker(workers), device, notify)
+    threads = threads or threads_per_worker(workers)
+    return run_local(points, workers, threads, device, notify, trainer)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a command's points run: the options of ``add_backend_arguments``."""
+
+    backend: str = "local"
+    workers: int | None = None
+    address: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    progress: bool = True
+
+    def check(self) -> None:
+        check_backend(self.backend, self.address)
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
+
+    def torch_device(self) -> torch.device:
+        """The device of work done in this process (evaluating pairs, pruning)."""
+        return device_of(self.device)
+
+    def run(
+        self,
+        points: Sequence[tuple[RunConfig, Path]],
+        on_update: Update | None = None,
+        trainer: Trainer | None = None,
+    ) -> list[Outcome]:
+        """``run_points`` with these options."""
+        return run_points(
+            points, self.backend, self.workers, self.address, self.device, on_update,
+            self.threads, trainer,
+        )  # fmt: skip

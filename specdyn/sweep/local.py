@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specdyn.config.schema import RunConfig
-from specdyn.sweep.worker import FAILED, Outcome, run_point
+from specdyn.sweep.worker import FAILED, Outcome, Trainer, run_point
 
 # called with (index, "running" | Outcome) as points start and end
 Update = Callable[[int, "str | Outcome"], None]
@@ -28,6 +28,7 @@ def run_local(
     threads: int,
     device: str,
     on_update: Update,
+    trainer: Trainer | None = None,
 ) -> list[Outcome]:
     """Run ``points``; the outcomes come back in the order of ``points``."""
     context = mp.get_context("forkserver")
@@ -40,7 +41,7 @@ def run_local(
             while queue and len(active) < workers:
                 index = queue.pop(0)
                 cfg, run_dir = points[index]
-                active[index] = _start(context, cfg, run_dir, threads, device)
+                active[index] = _start(context, cfg, run_dir, threads, device, trainer)
                 on_update(index, "running")
             ended = wait([proc.sentinel for proc, _ in active.values()])
             for index in [i for i, (p, _) in active.items() if p.sentinel in ended]:
@@ -56,19 +57,25 @@ def run_local(
 
 
 def _start(
-    context: Any, cfg: RunConfig, run_dir: Path, threads: int, device: str
+    context: Any, cfg: RunConfig, run_dir: Path, threads: int, device: str, trainer: Trainer | None
 ) -> tuple[BaseProcess, Connection]:
     receive, send = context.Pipe(duplex=False)
-    proc = context.Process(
-        target=_child, args=(cfg, run_dir, threads, device, send), name=f"specdyn {run_dir.name}"
-    )
+    args = (cfg, run_dir, threads, device, trainer, send)
+    proc = context.Process(target=_child, args=args, name=f"specdyn {run_dir.name}")
     proc.start()
     send.close()  # the child holds the only writing end now
     return proc, receive
 
 
-def _child(cfg: RunConfig, run_dir: Path, threads: int, device: str, conn: Connection) -> None:
-    outcome = run_point(cfg, run_dir, threads, device)
+def _child(
+    cfg: RunConfig,
+    run_dir: Path,
+    threads: int,
+    device: str,
+    trainer: Trainer | None,
+    conn: Connection,
+) -> None:
+    outcome = run_point(cfg, run_dir, threads, device, trainer)
     conn.send(outcome)
     conn.close()
 

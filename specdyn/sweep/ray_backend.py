@@ -19,7 +19,7 @@ from typing import Any
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.sweep.local import Update
-from specdyn.sweep.worker import FAILED, Outcome, run_point
+from specdyn.sweep.worker import FAILED, Outcome, Trainer, run_point
 
 INSTALL = 'pip install -e ".[ray]"'
 
@@ -92,6 +92,7 @@ def run_ray(
     device: str,
     address: str | None,
     on_update: Update,
+    trainer: Trainer | None = None,
 ) -> list[Outcome]:
     """Run ``points`` as Ray tasks, at most ``workers`` at once (None: all submitted)."""
     import ray
@@ -99,7 +100,8 @@ def run_ray(
     started = connect(address)
     try:
         task = ray.remote(num_cpus=threads, max_retries=0)(run_point)
-        return _drive(ray, task, points, workers or len(points), threads, device, on_update)
+        limit = workers or len(points)
+        return _drive(ray, task, points, limit, (threads, device, trainer), on_update)
     finally:
         if started:
             ray.shutdown()
@@ -110,10 +112,10 @@ def _drive(
     task: Any,
     points: Sequence[tuple[RunConfig, Path]],
     limit: int,
-    threads: int,
-    device: str,
+    options: tuple[int, str, Trainer | None],
     on_update: Update,
 ) -> list[Outcome]:
+    """options: (threads, device, trainer) of every task."""
     outcomes: list[Outcome] = [Outcome(FAILED, "not run")] * len(points)
     queue = list(range(len(points)))
     pending: dict = {}
@@ -121,7 +123,7 @@ def _drive(
         while queue and len(pending) < limit:
             index = queue.pop(0)
             cfg, run_dir = points[index]
-            pending[task.remote(cfg, str(run_dir), threads, device)] = index
+            pending[task.remote(cfg, str(run_dir), *options)] = index
             on_update(index, "running")
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from specdyn.errors import SpecdynError
 from specdyn.store import layout
 
 DONE, FAILED, RUNNING, PENDING = "done", "failed", "running", "pending"
+
+# trains (cfg, run folder, device, progress=...) and returns the folder; None: a plain run.
+# A module-level function, so that it pickles by name into a worker process or a Ray task.
+Trainer = Callable[..., Path]
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,15 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, workers))
 
 
-def run_point(cfg: RunConfig, run_dir: Path, threads: int, device: str = "auto") -> Outcome:
-    """Train ``cfg`` into ``run_dir`` (resuming it) with ``threads`` torch threads."""
+def run_point(
+    cfg: RunConfig,
+    run_dir: Path,
+    threads: int,
+    device: str = "auto",
+    trainer: Trainer | None = None,
+) -> Outcome:
+    """Train ``cfg`` into ``run_dir`` (resuming it) with ``threads`` torch threads, through
+    ``trainer`` when given (e.g. a branch of another run) instead of a plain run."""
     from specdyn.train.loop import train  # here, so that importing a backend stays cheap
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -55,7 +67,7 @@ def run_point(cfg: RunConfig, run_dir: Path, threads: int, device: str = "auto")
 
     torch.set_num_threads(threads)
     try:
-        train(cfg, Path(run_dir), _device(device), progress=False)
+        (trainer or train)(cfg, Path(run_dir), device_of(device), progress=False)
     except SpecdynError as err:
         return outcome(FAILED, f"{type(err).__name__}: {err}")
     except Exception as err:  # anything else a task may raise: keep the last frame
@@ -65,7 +77,7 @@ def run_point(cfg: RunConfig, run_dir: Path, threads: int, device: str = "auto")
     return outcome(DONE)
 
 
-def _device(name: str) -> torch.device:
+def device_of(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

@@ -1,0 +1,199 @@
+"""Reproduce targets of the experiments on checkpoints: Figures 4, 10, 11, 12, 13 and the
+pruned curves of Figure 14 (``14-pruned``).
+
+A BranchTarget is a Target in three steps: its trunk sweep (the task's runs, with the
+checkpoints or kept training states its experiment needs: ``trunk``), then the experiment on
+every finished trunk (``branch``: pruning, lottery branches, LMC branches and pairs; branches
+run through the sweep backends), then the figure and the claims, read from the stores.
+
+At ``--scale cpu`` the default task is ``mlp-cifar10``: its cpu preset trains at about 0.1 s
+CPU per step here, so that a figure's trunks and branches finish within 20 minutes; the
+paper's tasks (VGG first) are the ``--task`` of a ``--scale paper`` run. Grokking trains on
+the full batch, so branches with another data order are the same run: the LMC figures are
+refused for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from specdyn.analyses import lmc
+from specdyn.analyses.lottery import lottery_branches
+from specdyn.analyses.plans import (
+    LOTTERY_MATRIX,
+    PERTURB_EPOCH,
+    REWIND_EPOCH,
+    epoch_steps,
+    lmc_splits,
+)
+from specdyn.analyses.prune_run import prune_run
+from specdyn.analyses.runs import run_config
+from specdyn.config.overrides import apply_overrides
+from specdyn.config.schema import RunConfig
+from specdyn.figures.branch_sweeps import draw_lmc_kind, draw_lottery, draw_prune, draw_pruned_wd
+from specdyn.reproduce import branch_claims as bc
+from specdyn.reproduce.scales import CPU_OVERRIDES
+from specdyn.reproduce.targets import Target, no_grid, weight_decay_grid
+from specdyn.store.reader import open_run
+from specdyn.sweep.backends import Execution
+from specdyn.sweep.results import Sweep
+from specdyn.sweep.spec import SweepSpec
+from specdyn.sweep.worker import DONE
+from specdyn.tasks.registry import get_preset
+
+MINIBATCH_TASKS = ("mlp-cifar10", "vgg16-cifar10", "unet-mnist", "lstm-librispeech",
+                   "transformer-wikitext103")  # fmt: skip
+# --scale cpu: how the trunks are shrunk (tasks not named take scales.CPU_OVERRIDES)
+CHECKPOINT_CPU: dict[str, tuple[str, ...]] = {
+    "mlp-cifar10": ("steps=780",)
+}  # 20 epochs of 39 steps
+LMC_CPU: dict[str, tuple[str, ...]] = {
+    "mlp-cifar10": ("steps=195",)
+}  # 5 epochs: the last split is at epoch 3
+ETAS = {"paper": (0.0, 0.1, 0.25, 0.5, 1.0, 2.5), "cpu": (0.0, 0.5, 1.0, 2.5), "tiny": (0.0, 2.5)}
+DENSITY = 0.05
+
+
+@dataclass(frozen=True)
+class BranchTarget(Target):
+    """trunk(cfg, scale): overrides the trunks need (checkpoints, kept states, recording),
+    given the task's preset at that scale. branch(sweep, scale, execution): the experiment
+    on the sweep's finished runs; returns the number of branches that failed."""
+
+    trunk: Callable[[RunConfig, str], tuple[str, ...]] = lambda cfg, scale: ()
+    branch: Callable[[Sweep, str, Execution], int] = lambda sweep, scale, run: 0
+    shrink: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    full_cpu: bool = True  # the cpu scale is ``shrink``, not scales.CPU_OVERRIDES
+
+    def spec(
+        self,
+        task: str,
+        scale: str,
+        seeds: tuple[int, ...],
+        backend: str = "local",
+        workers: int | None = None,
+        address: str | None = None,
+    ) -> SweepSpec:
+        base = super().spec(task, scale, seeds, backend, workers, address)
+        cut = self.shrink.get(task, CPU_OVERRIDES.get(task, ())) if scale == "cpu" else ()
+        cfg = apply_overrides(get_preset(task, base.preset or ""), cut)
+        return dataclasses.replace(base, overrides=(*cut, *self.trunk(cfg, scale)))
+
+    def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
+        return self.branch(sweep, scale, execution)
+
+
+def _trunks(sweep: Sweep) -> list[Path]:
+    return [run.path for _, _, run in sweep.runs()]
+
+
+# Figures 4, 10 and 14-pruned: checkpoints every tenth of training, recorded twice as often
+# (the pruning reuses the recorded decompositions), the state at the rewind step kept.
+def rewind_step(cfg: RunConfig) -> int:
+    """The end of epoch 4, or a quarter of training when that is later than its end."""
+    step = REWIND_EPOCH * epoch_steps(cfg)
+    return step if step < cfg.train.steps else cfg.train.steps // 4
+
+
+def checkpoint_trunk(cfg: RunConfig, scale: str) -> tuple[str, ...]:
+    steps, every = cfg.train.steps, cfg.record.every
+    if scale != "paper":
+        every = max(1, steps // 20)
+    ckpt = every * max(1, steps // (10 * every))
+    return (f"every={every}", f"checkpoint_every={ckpt}", f"state_at={rewind_step(cfg)}")
+
+
+def prune_all(sweep: Sweep, scale: str, execution: Execution) -> int:
+    for path in _trunks(sweep):
+        prune_run(path, 0.5, execution.torch_device())
+    return 0
+
+
+def lottery_all(sweep: Sweep, scale: str, execution: Execution) -> int:
+    trunks = _trunks(sweep)
+    if not trunks:
+        return 0
+    step = rewind_step(run_config(open_run(trunks[0])))
+    done = lottery_branches(trunks, ("magnitude", "random"), DENSITY, step, 0, execution)
+    return sum(outcome.state != DONE for _, outcome in done)
+
+
+# Figures 11-13: one trunk sweep (state kept at every split, the perturbation's among them)
+def lmc_plan(cfg: RunConfig, scale: str) -> tuple[tuple[int, ...], int, int]:
+    """(split steps, perturbation step, branches per trunk). paper: Appendix A.9's splits,
+    the end of epoch 4, 3 branches. Smaller scales: step 0, a fifth of epoch 1, the ends of
+    epochs 1 and 3; the perturbation at the end of epoch 1; 2 branches."""
+    e, steps = epoch_steps(cfg), cfg.train.steps
+    if scale == "paper":
+        return lmc_splits(cfg), min(PERTURB_EPOCH * e, steps - 1), 3
+    splits = tuple(sorted({s for s in (0, round(e / 5), e, 3 * e) if s < steps}))
+    return splits, min(e, steps - 1), 2
+
+
+def lmc_trunk(cfg: RunConfig, scale: str) -> tuple[str, ...]:
+    splits, perturb, _ = lmc_plan(cfg, scale)
+    return ("state_at=" + ",".join(map(str, sorted({*splits, perturb}))),)
+
+
+def lmc_step(kinds: tuple[str, ...]) -> Callable[[Sweep, str, Execution], int]:
+    def step(sweep: Sweep, scale: str, execution: Execution) -> int:
+        trunks = _trunks(sweep)
+        if not trunks:
+            return 0
+        cfg = run_config(open_run(trunks[0]))
+        splits, perturb, branches = lmc_plan(cfg, scale)
+        if kinds == ("perturb",):
+            design = lmc.Design(cfg, len(trunks), branches, (), ETAS[scale], perturb)
+        else:
+            design = lmc.Design(cfg, len(trunks), branches, splits)
+        _, outcomes = lmc.branch_and_compare(design, sweep.path, trunks, execution, kinds)
+        return sum(o.state != DONE for o in outcomes)
+
+    return step
+
+
+def _lmc(figure: str, kind: str, claims: tuple) -> BranchTarget:
+    return BranchTarget(
+        figure, ("mlp-cifar10",), no_grid, claims, draw_lmc_kind(kind),
+        allowed=MINIBATCH_TASKS, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=LMC_CPU,
+    )  # fmt: skip
+
+
+BRANCH_TARGETS: dict[str, Target] = {
+    "4": BranchTarget(
+        "4",
+        ("mlp-cifar10",),
+        no_grid,
+        (bc.top_half_keeps, bc.bottom_half_loses, bc.pruning_gap_grows),
+        draw_prune,
+        trunk=checkpoint_trunk,
+        branch=prune_all,
+        shrink=CHECKPOINT_CPU,
+    ),  # fmt: skip
+    "10": BranchTarget(
+        "10",
+        ("mlp-cifar10",),
+        no_grid,
+        (bc.magnitude_trains_better, bc.magnitude_keeps_final, bc.magnitude_keeps_trajectory),
+        lambda sweep, figure, path: draw_lottery(sweep, path, LOTTERY_MATRIX.get(sweep.task, "")),
+        trunk=checkpoint_trunk,
+        branch=lottery_all,
+        shrink=CHECKPOINT_CPU,
+    ),  # fmt: skip
+    "11": _lmc("11", "same", (bc.barrier_falls, bc.agreement_rises)),
+    "12": _lmc("12", "cross", (bc.cross_barrier_high, bc.cross_agreement_low)),
+    "13": _lmc("13", "perturb", (bc.perturb_barrier_rises, bc.perturb_agreement_falls)),
+    "14-pruned": BranchTarget(
+        "14-pruned",
+        ("mlp-cifar10",),
+        weight_decay_grid,
+        (bc.pruned_gap_closes,),
+        draw_pruned_wd,
+        trunk=checkpoint_trunk,
+        branch=prune_all,
+        shrink=CHECKPOINT_CPU,
+    ),  # fmt: skip
+}
