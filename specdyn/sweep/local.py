@@ -18,6 +18,10 @@ from typing import Any
 from specdyn.config.schema import RunConfig
 from specdyn.sweep.worker import FAILED, Outcome, Trainer, run_point
 
+# Imported once by the forkserver, not by every point: torch._dynamo is what torch.optim
+# imports when the first optimizer is built (about 1.5 s, more than a short point trains).
+PRELOAD = ["specdyn.sweep.worker", "specdyn.train.loop", "torch._dynamo"]
+
 # called with (index, "running" | Outcome) as points start and end
 Update = Callable[[int, "str | Outcome"], None]
 
@@ -32,7 +36,7 @@ def run_local(
 ) -> list[Outcome]:
     """Run ``points``; the outcomes come back in the order of ``points``."""
     context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["specdyn.sweep.worker", "specdyn.train.loop"])
+    context.set_forkserver_preload(PRELOAD)
     outcomes: list[Outcome | None] = [None] * len(points)
     queue = list(range(len(points)))
     active: dict[int, tuple[BaseProcess, Connection]] = {}
