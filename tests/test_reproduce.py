@@ -4,6 +4,7 @@ figure on the same grid reuses the runs."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -45,6 +46,24 @@ def test_another_figure_of_the_same_grid_reuses_the_runs(reproduced, capsys):
     assert json.loads((sweep / "sweep.json").read_text())["points"] == before
     assert (out / "figure-7" / "grokking.png").exists()
     assert "alignment" in capsys.readouterr().out
+
+
+def test_a_run_another_figure_finished_is_copied_not_trained(reproduced, tmp_path):
+    out, _, _ = reproduced
+    shutil.copytree(out / "sweeps", tmp_path / "sweeps")  # Figure 14's runs, wd 0, 0.1, 1, 10
+    (source,) = (tmp_path / "sweeps").iterdir()
+    old = {p["run"]: p for p in json.loads((source / "sweep.json").read_text())["points"]}
+    args = ["--task", "grokking", "--scale", "tiny", "--seeds", "0", "--out", str(tmp_path)]
+    main(["reproduce", "2", *args, "--no-progress"])  # weight decay 0 and 1: both held
+    (sweep,) = [p for p in (tmp_path / "sweeps").iterdir() if p != source]
+    points = json.loads((sweep / "sweep.json").read_text())["points"]
+    assert len(points) == 2 and all(p["state"] == "done" for p in points)
+    for point in points:  # the source's times: nothing was trained again
+        assert point["seconds"] == old[point["run"]]["seconds"]
+        for name in ("config.json", "history.parquet", "agreement.safetensors"):
+            copied = (sweep / point["run"] / name).read_bytes()
+            assert copied == (source / point["run"] / name).read_bytes()
+    assert (tmp_path / "figure-2" / "grokking-claims.json").exists()
 
 
 def test_every_target_makes_a_valid_sweep_for_its_tasks_at_every_scale():

@@ -27,13 +27,19 @@ from specdyn.figures.panels import (
 from specdyn.store.reader import Run
 
 
-def band(ax: Axes, x: np.ndarray, values: np.ndarray, label: str, **style: Any) -> None:
-    """values (S, T): the mean line over S seeds and, with S > 1, a +- std band."""
-    mean = values.mean(axis=0)
-    (line,) = ax.plot(x, mean, label=label, **style)
+def band(
+    ax: Axes, x: np.ndarray, values: np.ndarray, label: str, log: bool = False, **style: Any
+) -> None:
+    """values (S, T): the mean line over S seeds and, with S > 1, a +- std band. With
+    ``log`` (a log-scale axis) both are taken of log10(values): the geometric mean and a
+    band of one geometric std, which stays above 0 where an arithmetic one would not."""
+    data = np.log10(np.clip(values, 1e-30, None)) if log else values
+    mean = data.mean(axis=0)
+    (line,) = ax.plot(x, 10**mean if log else mean, label=label, **style)
     if len(values) > 1:
-        std = values.std(axis=0, ddof=1)
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25, lw=0)
+        std = data.std(axis=0, ddof=1)
+        low, high = (10 ** (mean - std), 10 ** (mean + std)) if log else (mean - std, mean + std)
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, lw=0)
 
 
 def history_series(runs: Sequence[Run], split: str, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +70,9 @@ def error_panel(ax: Axes, runs: Sequence[Run], splits: Sequence[str] = ()) -> No
 
 
 def loss_panel(ax: Axes, runs: Sequence[Run], split: str = "train", label: str = "") -> None:
+    """Loss over steps on a log axis: the geometric mean over seeds, +- one geometric std."""
     steps, values = history_series(runs, split, "loss")
-    band(ax, steps, values, label or split)
+    band(ax, steps, values, label or split, log=True)
     ax.set(xlabel="step", ylabel=f"{split} loss", yscale="log", title=f"{split} loss")
 
 

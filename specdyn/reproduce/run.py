@@ -2,7 +2,8 @@
 
 Layout under ``out`` (default ``reproduce/``)::
 
-  sweeps/sweep-TASK-PRESET-HASH/     the runs, shared between figures that need the same;
+  sweeps/sweep-TASK-PRESET-HASH/     the runs; a finished run another figure's sweep holds
+                                     is copied from there (reproduce.reuse), not re-run;
                                      experiments on checkpoints add RUN/analyses/,
                                      RUN/branches/ and the sweep's analyses/lmc/
   figure-N/TASK.png                  the figure
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from specdyn.reproduce.claims import Claim
+from specdyn.reproduce.reuse import reuse_finished
 from specdyn.reproduce.targets import Target
 from specdyn.store.atomic import write_atomic, write_json
 from specdyn.sweep.backends import Execution
@@ -56,6 +58,7 @@ def reproduce_one(
 ) -> Report:
     start = time.perf_counter()
     spec = replace(target.spec(task, scale, seeds, backend, workers, address), threads=threads)
+    reuse_finished(spec, out / "sweeps")
     result = run_sweep(spec, out / "sweeps", progress=progress, device=device)
     sweep = open_sweep(result.path)
     execution = Execution(backend, workers, address, device, threads, progress)
