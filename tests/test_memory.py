@@ -1,9 +1,9 @@
 """A long run's resident memory stays flat: no growth with the number of steps.
 
-A real CLI process trains the ``mlp-cifar10`` ``tiny`` preset for 900 steps, evaluated
+A real CLI process trains the ``mlp-cifar10`` ``tiny`` preset for 600 steps, evaluated
 every 4 (the pattern that fragmented glibc's heap, see specdyn.train.memory), while this
-test samples its resident memory. Before the fix it grew ~0.17 MiB per step, ~75 MiB over
-the last 450 steps; now it stays within a few MiB. The bound leaves wide slack.
+test samples its resident memory. Before the fix it grew ~0.17 MiB per step, ~50 MiB over
+the last 300 steps; now it stays within a few MiB. The bound leaves wide slack.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 from specdyn.train.memory import fix_mmap_threshold
 
-STEPS = 900
+STEPS = 600
 
 
 @pytest.mark.skipif(not fix_mmap_threshold(), reason="glibc's malloc only (Linux)")

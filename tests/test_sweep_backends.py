@@ -20,7 +20,7 @@ from specdyn.sweep.runner import SweepResult
 
 ray = pytest.importorskip("ray")
 
-LONG = ("steps=60", "state_every=10", "every=30", "eval_every=30")
+LONG = ("steps=200", "state_every=10", "every=50", "eval_every=50")
 GRID = (("weight_decay", ("0", "1")),)
 
 
