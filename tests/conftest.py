@@ -42,9 +42,10 @@ def tiny_task_run(tmp_path_factory) -> Iterator[Callable[[str], Path]]:
     yield run_of
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_instance() -> Iterator[None]:
-    """A local Ray instance (2 CPUs) for one test module; the Ray backend joins it."""
+    """A local Ray instance (2 CPUs), started once for the test session (it takes seconds);
+    the Ray backend joins it."""
     ray = pytest.importorskip("ray")
     for attempt in (1, 2):  # Ray gives its raylet 30 s to start: too short on loaded cores
         try:

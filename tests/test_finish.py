@@ -3,12 +3,13 @@ gives the run an uninterrupted run gives (the same rows, values and files)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from forked import run_cli
 
 from specdyn import open_run
 from specdyn.cli.main import main
@@ -17,31 +18,13 @@ from specdyn.store import layout
 from specdyn.store.tables import read_table
 from specdyn.tasks import get_preset
 
-# Runs the CLI and SIGKILLs itself when a rename onto a file whose name matches ARGV[1] is
-# due: "before" it (the data is in a temporary), or "after" it (ARGV[2]); only renames
-# after one onto ARGV[3] count (empty: any), so a kill can target the finish step's writes.
-KILLER = """
-import fnmatch, os, signal, sys
-from specdyn.cli.main import main
-name, when, armed_by = sys.argv[1:4]
-real, armed = os.replace, [armed_by == ""]
-def replace(src, dst, *args, **kwargs):
-    hit = armed[0] and fnmatch.fnmatch(os.path.basename(dst), name)
-    if hit and when == "before":
-        os.kill(os.getpid(), signal.SIGKILL)
-    real(src, dst, *args, **kwargs)
-    if hit and when == "after":
-        os.kill(os.getpid(), signal.SIGKILL)
-    armed[0] = armed[0] or os.path.basename(dst) == armed_by
-os.replace = replace
-sys.exit(main(sys.argv[4:]))
-"""
-
 
 def _run_and_kill(argv: list[str], name: str, when: str, armed_by: str = "") -> None:
-    command = [sys.executable, "-c", KILLER, name, when, armed_by, *argv]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert result.returncode == -9, result.stderr  # it died of the SIGKILL, not otherwise
+    stderr = Path(tempfile.mkstemp(prefix="specdyn-stderr-")[1])
+    code = run_cli(argv, stderr, kill_at_rename=(name, when, armed_by))
+    message = stderr.read_text()
+    stderr.unlink()
+    assert code == -9, message  # it died of the SIGKILL, not otherwise
 
 
 def _metric_names(run_dir) -> set[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from forked import start_cli
 from safetensors.torch import load_file
 
 from specdyn.cli.main import main
@@ -54,31 +55,32 @@ def test_closed_stdout_exits_quietly_with_status_0():
     assert stderr == b""
 
 
-def _interrupt(out: Path, signum: int) -> subprocess.CompletedProcess:
-    """Start the run in a child process; signal it once step 10's spectra are on disk."""
-    cmd = [sys.executable, "-m", "specdyn.cli.main", *ARGS, "--out", str(out)]
-    child = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _interrupt(out: Path, signum: int) -> tuple[int, str]:
+    """Start the run in a child process; signal it once step 10's spectra are on disk.
+    Returns the child's exit status and stderr."""
+    stderr = out.parent / f"{out.name}-stderr"
+    child = start_cli([*ARGS, "--out", str(out)], stderr)
     try:
         deadline = time.monotonic() + 300
         while not list(out.glob("*/spectra/step_00000010.safetensors")):
-            assert child.poll() is None, "the run ended before step 10"
+            assert child.is_alive(), "the run ended before step 10"
             assert time.monotonic() < deadline, "the run never reached step 10"
             time.sleep(0.01)
-        child.send_signal(signum)
+        os.kill(child.pid, signum)
     except AssertionError:
         child.kill()
         raise
     finally:
-        stdout, stderr = child.communicate(timeout=300)  # closes both pipes
-    return subprocess.CompletedProcess(cmd, child.returncode, stdout.decode(), stderr.decode())
+        child.join(300)
+    return child.exitcode, stderr.read_text()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_state_and_the_same_command_resumes(tmp_path, signum, uninterrupted):
-    stopped = _interrupt(tmp_path, signum)
+    code, stderr = _interrupt(tmp_path, signum)
     name = signal.Signals(signum).name
-    assert stopped.returncode == 128 + signum
-    (line,) = stopped.stderr.splitlines()  # one line, no traceback
+    assert code == 128 + signum
+    (line,) = stderr.splitlines()  # one line, no traceback
     assert line.startswith(f"specdyn: stopped by {name} at step ")
     assert "run the same command: specdyn run grokking --preset tiny" in line
     run_dir = _run_dir(tmp_path)

@@ -1,6 +1,6 @@
 """Backends for real: a worker killed mid-run (kill -9) is reported, the sweep goes on, and
 the same command resumes it, with results identical to an uninterrupted sweep. The Ray
-backend runs on a local Ray instance started once for this module; no mocks."""
+backend runs on a local Ray instance started once for the test session; no mocks."""
 
 from __future__ import annotations
 
@@ -53,10 +53,17 @@ def _kill_first_point_mid_run(spec: SweepSpec, out: Path, find_worker) -> SweepR
 
 
 def _local_worker():
-    """The forkserver's child: the process that trains a point on the local backend."""
-    mine = psutil.Process().children(recursive=True)
-    return next((p for p in mine if p.ppid() != os.getpid() and p.ppid() in {q.pid for q in mine}),
-                None)  # fmt: skip
+    """The process that trains a point on the local backend: a child of the forkserver
+    (which forks it, so both run the forkserver's command line)."""
+    for proc in psutil.Process().children(recursive=True):
+        parent = proc.parent()
+        if parent is not None and _forked(proc) and _forked(parent):
+            return proc
+    return None
+
+
+def _forked(proc: psutil.Process) -> bool:
+    return any("multiprocessing.forkserver" in part for part in proc.cmdline())
 
 
 def _ray_worker():

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
-import subprocess
-import sys
 import time
 import warnings
 
@@ -15,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from forked import start_cli
 
 from specdyn import open_run
 from specdyn.cli.main import main
@@ -208,19 +205,21 @@ def test_sigkill_then_rerun_resumes(tmp_path, capsys):
         "--set",
         "eval_every=20",
         "--out",
-        str(tmp_path),
+        str(tmp_path / "out"),
         "--no-progress",
     ]
-    command = [sys.executable, "-m", "specdyn.cli.main", *argv]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
-        run_dir = tmp_path / proc.stdout.readline().strip().split("/")[-1]
+    proc = start_cli(argv, tmp_path / "stderr")
+    try:
         deadline = time.time() + 120
-        while not (run_dir / "state.pt").exists() and time.time() < deadline:
+        while not list(tmp_path.glob("out/*/state.pt")) and time.time() < deadline:
             time.sleep(0.05)
+        (run_dir,) = (tmp_path / "out").iterdir()
         second = main(argv)  # this test's own process, while the first one writes
         err = capsys.readouterr().err
-        alive = proc.poll() is None
-        os.kill(proc.pid, signal.SIGKILL)
+        alive = proc.is_alive()
+    finally:
+        proc.kill()
+        proc.join()
     assert alive  # the first process held the folder when the second one came
     assert second == 2 and err.count("\n") == 1
     assert f"run folder '{run_dir}' is being written by another process (PID {proc.pid})" in err
