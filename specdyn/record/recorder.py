@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from specdyn.analyses.agreement import ensure_agreement, thin_vectors
+from specdyn.record.agreement import ensure_agreement, thin_vectors
 from specdyn.record.schedule import Schedule, spread
 from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics

@@ -7,7 +7,7 @@ as in the authors' runs). The text and its tokens come from :mod:`specdyn.data.t
 
 "error" is the next-token error rate (1 - accuracy) over every position of a fixed set of
 contexts. ``micro_batch`` splits a batch into equal parts whose gradients are computed one
-after the other (:class:`specdyn.train.accumulate.AccumulatedLoss`): the same gradient as
+after the other (:class:`specdyn.models.accumulate.AccumulatedLoss`): the same gradient as
 the whole batch at once, in the memory of one part.
 """
 
@@ -22,9 +22,9 @@ from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainCon
 from specdyn.data.batches import batch_indices
 from specdyn.data.tokens import TextData, contexts
 from specdyn.errors import ConfigError
+from specdyn.models.accumulate import AccumulatedLoss
 from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, alignment_pairs
 from specdyn.tasks.base import Evaluation, Experiment, Task
-from specdyn.train.accumulate import AccumulatedLoss
 
 Config = RunConfig[TransformerLMConfig, TextData]
 
