@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load, save
 
 from specdyn import open_run
 from specdyn.errors import RunStoreError
 from specdyn.store import RunWriter, layout
 from specdyn.store.atomic import write_atomic
+from specdyn.store.writer import serialize
 
 
 def test_round_trip(tmp_path):
@@ -174,3 +176,17 @@ def test_a_writer_that_recreates_its_file_still_gets_the_umask_mode(tmp_path):
 
     write_atomic(tmp_path / "figure.png", recreate)
     assert stat.S_IMODE((tmp_path / "figure.png").stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_serialize_writes_the_bytes_safetensors_torch_writes(dtype):
+    """The NumPy route (every dtype but bfloat16) gives byte for byte what
+    ``safetensors.torch.save`` gives, views and non-contiguous tensors included."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(6, 5, generator=g).to(dtype)
+    tensors = {"b.view": base[1:4], "a.t": base.T, "c.int": torch.arange(3), "d.mask": base > 0}
+    meta = {"step": "7"}
+    data = serialize(tensors, meta)
+    assert data == save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta)
+    for key, value in load(data).items():
+        torch.testing.assert_close(value, tensors[key].contiguous(), rtol=0, atol=0)

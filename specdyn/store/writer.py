@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from safetensors.numpy import save as save_numpy
 from safetensors.torch import save
 from torch import Tensor
 
@@ -145,8 +146,18 @@ class RunWriter:
 
 
 def _write_tensors(target: Path, tensors: Mapping[str, Tensor], meta: dict | None = None) -> None:
-    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=meta)
-    write_bytes(target, data)
+    write_bytes(target, serialize(tensors, meta))
+
+
+def serialize(tensors: Mapping[str, Tensor], meta: dict | None = None) -> bytes:
+    """The safetensors bytes of ``tensors``. Through NumPy when every dtype has a NumPy twin
+    (all but bfloat16): the same bytes as ``safetensors.torch.save``, without its check for
+    tensors sharing storage, which costs ~30 us per tensor (a record of the Transformer
+    writes ~300: 10 ms of a 75 ms record)."""
+    arrays = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    if any(v.dtype == torch.bfloat16 for v in arrays.values()):
+        return save(arrays, metadata=meta)
+    return save_numpy({k: v.numpy() for k, v in arrays.items()}, metadata=meta)
 
 
 def _save_torch(target: Path, state: Mapping) -> None:
