@@ -21,6 +21,7 @@ from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
 from specdyn.train import callbacks as cb
 from specdyn.train.branch import BranchStart
+from specdyn.train.denormals import flushed_denormals
 from specdyn.train.interrupt import stop_on_signals
 from specdyn.train.memory import fix_mmap_threshold
 from specdyn.train.optim import build_optimizer, build_scheduler
@@ -46,27 +47,28 @@ def train(
     fix_mmap_threshold()  # a long run's memory stays flat (see specdyn.train.memory)
     validate(cfg)
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
-    try:
-        exp = registry.get_task(cfg.task).build(cfg, device)
-        writer = writer or RunWriter(run_dir)
-        check_same_config(run_dir, cfg)
-        optimizer = build_optimizer(exp.model, cfg.optim)
-        scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
-        last = cfg.train.steps
-        info = lambda: describe(cfg, exp, device)  # noqa: E731
-        start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
-        hooks = branch or BranchStart({})
-        recorder = _recorder(cfg, writer, exp)
-        state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
-        state.flush = recorder.flush
-        precision = autocast(cfg.train.bf16, device)
-        calls = _callbacks(cfg, exp, recorder, precision)
-        if start < last:
-            _loop(cfg, exp, state, calls, precision, progress, fresh, hooks)
-        _finish(cfg, exp, state, calls[:-1], recorder)
-    finally:
-        if writer is not None:
-            writer.close()
+    with flushed_denormals():  # CPU steps stay fast late in a run (see train.denormals)
+        try:
+            exp = registry.get_task(cfg.task).build(cfg, device)
+            writer = writer or RunWriter(run_dir)
+            check_same_config(run_dir, cfg)
+            optimizer = build_optimizer(exp.model, cfg.optim)
+            scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
+            last = cfg.train.steps
+            info = lambda: describe(cfg, exp, device)  # noqa: E731
+            start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
+            hooks = branch or BranchStart({})
+            recorder = _recorder(cfg, writer, exp)
+            state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
+            state.flush = recorder.flush
+            precision = autocast(cfg.train.bf16, device)
+            calls = _callbacks(cfg, exp, recorder, precision)
+            if start < last:
+                _loop(cfg, exp, state, calls, precision, progress, fresh, hooks)
+            _finish(cfg, exp, state, calls[:-1], recorder)
+        finally:
+            if writer is not None:
+                writer.close()
     return run_dir
 
 
