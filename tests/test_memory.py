@@ -17,12 +17,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from specdyn.train.memory import fix_mmap_threshold
+from specdyn.train.memory import release_free_memory
 
 STEPS = 600
 
 
-@pytest.mark.skipif(not fix_mmap_threshold(), reason="glibc's malloc only (Linux)")
+@pytest.mark.skipif(not release_free_memory(), reason="glibc's malloc only (Linux)")
 def test_resident_memory_does_not_grow_with_steps(tmp_path):
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
     sets = [f"steps={STEPS}", f"every={STEPS // 3}", "state_every=0"]

@@ -14,6 +14,7 @@ from specdyn.record.schedule import Schedule
 from specdyn.store.writer import RunWriter
 from specdyn.tasks.base import Evaluation
 from specdyn.train.interrupt import StopRequest
+from specdyn.train.memory import release_free_memory
 from specdyn.train.state import Optimizer, Scheduler, full_state, save_state
 
 
@@ -88,5 +89,16 @@ def keep_state(at: tuple[int, ...]) -> Callback:
         if state.step in at:
             kept = full_state(state.step, state.model, state.optimizer, state.scheduler)
             state.writer.write_state_at(state.step, kept)
+
+    return callback
+
+
+def release_memory(*when: Schedule) -> Callback:
+    """Hand the heap's free pages back to the system after the steps that evaluate or
+    record (see specdyn.train.memory): resident memory stays flat over a long run."""
+
+    def callback(state: TrainState) -> None:
+        if any(state.step in schedule for schedule in when):
+            release_free_memory()
 
     return callback

@@ -23,7 +23,6 @@ from specdyn.train import callbacks as cb
 from specdyn.train.branch import BranchStart
 from specdyn.train.denormals import flushed_denormals
 from specdyn.train.interrupt import stop_on_signals
-from specdyn.train.memory import fix_mmap_threshold
 from specdyn.train.optim import build_optimizer, build_scheduler
 from specdyn.train.run_info import check_same_config, describe
 from specdyn.train.state import Optimizer, Scheduler, load_state, restore
@@ -44,7 +43,6 @@ def train(
     built, so a second process is refused at once), and the run ends with ``_finish``.
     ``branch``: start from another run's training state instead of step 0 (see BranchStart).
     """
-    fix_mmap_threshold()  # a long run's memory stays flat (see specdyn.train.memory)
     validate(cfg)
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     with flushed_denormals():  # CPU steps stay fast late in a run (see train.denormals)
@@ -223,6 +221,7 @@ def _callbacks(
         cb.checkpoint(Schedule(every=t.checkpoint_every, at=t.checkpoint_at, last=last)),
         cb.keep_state(t.state_at),
         cb.save_resume_state(Schedule(every=t.state_every, last=last)),
+        cb.release_memory(Schedule(every=t.eval_every, last=last), recorder.schedule),
     ]
 
 
