@@ -8,7 +8,10 @@ recording stays dense enough for a figure):
   grokking                 3,000 -> 1,200 steps, recorded and evaluated every 50
   vgg16-cifar10            20 -> 6 epochs (234 steps), lr drops at the same fractions
   unet-mnist               1,984 -> 600 steps
-  lstm-librispeech         960 -> 150 steps, cosine schedule over those
+  lstm-librispeech         960 -> 150 steps, cosine schedule over those (too short to leave
+                           the CTC blank plateau: the validation CER stays 1.0, so the
+                           LSTM's cpu-scale figures show spectra without learning; see
+                           docs/sweeps.md)
   transformer-wikitext103  1,500 -> 350 steps, warmup 100 -> 50
   mlp-cifar10              300 -> 200 epochs (7,800 steps), evaluated every 2 epochs
 """
