@@ -4,9 +4,8 @@ Late in a run that fits its training data without weight decay, softmax probabil
 the gradients and optimizer moments built from them fall below float32's smallest normal
 number (1.2e-38), and x86 CPUs compute on such denormals up to ~100x slower. Measured on
 the grokking ``cpu`` preset with weight decay 0, one thread: 200-215 ms per step after
-memorisation, 65 ms with denormals flushed (the same step rate as early training), while
-numbers that small change no update (an Adam step scales them by 1/eps at most).
-GPUs are unaffected; the setting is CPU-only and per process.
+memorisation, 65 ms with denormals flushed, while numbers that small change no update (an
+Adam step scales them by 1/eps at most). The setting concerns CPU arithmetic only.
 """
 
 from __future__ import annotations
