@@ -40,7 +40,6 @@ from specdyn.reproduce.targets import Target, no_grid, weight_decay_grid
 from specdyn.store.reader import open_run
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import Sweep
-from specdyn.sweep.spec import SweepSpec
 from specdyn.sweep.worker import DONE
 from specdyn.tasks.registry import get_preset
 
@@ -66,21 +65,15 @@ class BranchTarget(Target):
     trunk: Callable[[RunConfig, str], tuple[str, ...]] = lambda cfg, scale: ()
     branch: Callable[[Sweep, str, Execution], int] = lambda sweep, scale, run: 0
     shrink: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    full_cpu: bool = True  # the cpu scale is ``shrink``, not scales.CPU_OVERRIDES
 
-    def spec(
-        self,
-        task: str,
-        scale: str,
-        seeds: tuple[int, ...],
-        backend: str = "local",
-        workers: int | None = None,
-        address: str | None = None,
-    ) -> SweepSpec:
-        base = super().spec(task, scale, seeds, backend, workers, address)
+    def overrides(
+        self, task: str, scale: str, preset: str, shrunk: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The cpu scale is ``shrink`` (else scales.CPU_OVERRIDES), then what the trunks
+        of the experiment need."""
         cut = self.shrink.get(task, CPU_OVERRIDES.get(task, ())) if scale == "cpu" else ()
-        cfg = apply_overrides(get_preset(task, base.preset or ""), cut)
-        return dataclasses.replace(base, overrides=(*cut, *self.trunk(cfg, scale)))
+        cfg = apply_overrides(get_preset(task, preset), cut)
+        return (*cut, *self.trunk(cfg, scale))
 
     def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
         return self.branch(sweep, scale, execution)

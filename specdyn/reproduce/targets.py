@@ -61,12 +61,18 @@ class Target:
     ) -> SweepSpec:
         if self.allowed and task not in self.allowed:
             raise ConfigError(f"figure {self.figure} is drawn for {', '.join(self.allowed)}")
-        preset, overrides = preset_and_overrides(task, scale, PAPER_PRESETS.get(task, "paper"))
-        overrides = () if self.full_cpu else overrides
+        preset, shrunk = preset_and_overrides(task, scale, PAPER_PRESETS.get(task, "paper"))
+        overrides = self.overrides(task, scale, preset, shrunk)
         grid = self.grid(task)
         if not grid and len(seeds) < 2:
             grid = (("weight_decay", (_default_weight_decay(task, preset),)),)
         return SweepSpec(task, preset, grid, seeds, overrides, backend, workers, address)
+
+    def overrides(
+        self, task: str, scale: str, preset: str, shrunk: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The ``--set`` overrides of every point; ``shrunk``: the scale's (scales.py)."""
+        return () if self.full_cpu else shrunk
 
     def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
         """Work on the sweep's finished runs before the figure is drawn (experiments on
