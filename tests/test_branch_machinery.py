@@ -19,10 +19,11 @@ from specdyn.analyses.masks import (
     random_masks,
 )
 from specdyn.analyses.perturb import perturb, perturb_model
+from specdyn.analyses.runs import build, evaluate_state
 from specdyn.analyses.targets import inner_weights, output_layer, perturbed_weights, weights
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
-from specdyn.tasks.registry import TASKS
+from specdyn.tasks.registry import TASKS, get_preset, get_task
 
 # ------------------------------------------------------------------------------ targets
 
@@ -138,6 +139,23 @@ def test_batchnorm_statistics_are_recomputed_as_the_average_over_batches():
     assert not torch.allclose(before, model[1].running_mean)
     assert model[1].momentum == 0.1 and not model.training
     assert not recompute_norm_stats(nn.Linear(2, 2), lambda m, i: None, range(3))
+
+
+def test_evaluation_build_is_channels_last_and_agrees_with_the_training_layout():
+    cfg = get_preset("vgg16-cifar10", "tiny")
+    trained = get_task(cfg.task).build(cfg, torch.device("cpu"))
+    exp = build(cfg, torch.device("cpu"))
+    state = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
+             for k, v in trained.model.state_dict().items()}  # fmt: skip
+    trained.model.load_state_dict(state)
+    result = evaluate_state(exp, cfg, state, recompute=True, norm_batches=2)
+    conv = next(m.weight for m in exp.model.modules() if isinstance(m, nn.Conv2d))
+    assert conv.is_contiguous(memory_format=torch.channels_last)  # kept by load_state_dict
+    recompute_norm_stats(trained.model, trained.loss, range(2))
+    expected = trained.evaluate(trained.model)
+    for split, values in expected.items():
+        assert result[split]["loss"] == pytest.approx(values["loss"], rel=1e-4)
+        assert result[split]["error"] == pytest.approx(values["error"], abs=1 / 64)
 
 
 # ------------------------------------------------------------------------------ barrier

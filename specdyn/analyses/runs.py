@@ -33,7 +33,13 @@ def run_config(run: Run) -> RunConfig:
 
 
 def build(cfg: RunConfig, device: torch.device) -> Experiment:
-    return get_task(cfg.task).build(cfg, device)
+    """The run's task, built to evaluate states. Its convolution weights are laid out
+    channels-last, which CPU convolutions run faster (VGG-16 ``cpu``, one thread: BatchNorm
+    re-estimation 1.5x, evaluation 1.4x); a loaded state is copied into that layout, and
+    losses agree with the default layout to float32 rounding."""
+    exp = get_task(cfg.task).build(cfg, device)
+    exp.model.to(memory_format=torch.channels_last)
+    return exp
 
 
 @lru_cache(maxsize=8)
