@@ -6,11 +6,12 @@ checkpoints or kept training states its experiment needs: ``trunk``), then the e
 every finished trunk (``branch``: pruning, lottery branches, LMC branches and pairs; branches
 run through the sweep backends), then the figure and the claims, read from the stores.
 
-At ``--scale cpu`` the default task is ``mlp-cifar10``: its cpu preset trains at about 0.1 s
-CPU per step here, so that a figure's trunks and branches finish within 20 minutes; the
-paper's tasks (VGG first) are the ``--task`` of a ``--scale paper`` run. Grokking trains on
-the full batch, so branches with another data order are the same run: the LMC figures are
-refused for it.
+Default tasks: ``mlp-cifar10`` for Figures 4, 10 and 14-pruned (the cheapest: about 0.012
+CPU-s a step here, every claim passes at cpu scale); ``vgg16-cifar10``, the paper's model,
+for the linear-mode-connectivity Figures 11-13: the MLP is linearly connected from
+initialisation, so its barriers have nowhere to fall from, while VGG-16 is unstable early
+as in the paper (docs/branches.md). Grokking trains on the full batch, so branches with
+another data order are the same run: the LMC figures are refused for it.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def lmc_step(kinds: tuple[str, ...]) -> Callable[[Sweep, str, Execution], int]:
 
 def _lmc(figure: str, kind: str, claims: tuple) -> BranchTarget:
     return BranchTarget(
-        figure, ("mlp-cifar10",), no_grid, claims, draw_lmc_kind(kind),
+        figure, ("vgg16-cifar10",), no_grid, claims, draw_lmc_kind(kind),
         allowed=MINIBATCH_TASKS, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=LMC_CPU,
     )  # fmt: skip
 
