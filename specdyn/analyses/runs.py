@@ -38,7 +38,8 @@ def build(cfg: RunConfig, device: torch.device) -> Experiment:
     re-estimation 1.5x, evaluation 1.4x); a loaded state is copied into that layout, and
     losses agree with the default layout to float32 rounding."""
     exp = get_task(cfg.task).build(cfg, device)
-    exp.model.to(memory_format=torch.channels_last)
+    # torch's stubs of Module.to omit memory_format
+    exp.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return exp
 
 
