@@ -63,6 +63,7 @@ def test_rerun_resumes_without_training(design, capsys):
         (["--trunks", "1", "--branches", "1", "--splits", "0"], "needs two branches or two"),
         (["--splits", "0", "--backend", "nosuch"], "unknown backend 'nosuch'"),
         (["--splits", "0", "--workers", "0"], "--workers must be at least 1"),
+        (["--splits", "0", "--norm-batches", "0"], "--norm-batches must be at least 1"),
     ],
 )
 def test_bad_designs_write_nothing(tmp_path, capsys, extra, message):

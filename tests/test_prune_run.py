@@ -74,6 +74,8 @@ def test_prune_command_writes_a_table_and_figure_4(mlp_run, capsys):
 def test_prune_refuses_bad_input(mlp_run, tmp_path, capsys):
     assert main(["prune", str(mlp_run), "--fraction", "1.5"]) == 2
     assert "fraction must lie in (0, 1)" in capsys.readouterr().err
+    assert main(["prune", str(mlp_run), "--norm-batches", "0"]) == 2
+    assert "--norm-batches must be at least 1" in capsys.readouterr().err
     bare = tmp_path / "bare"
     shutil.copytree(mlp_run, bare, ignore=shutil.ignore_patterns("checkpoints", "analyses"))
     assert main(["prune", str(bare)]) == 2

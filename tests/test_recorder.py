@@ -98,3 +98,22 @@ def test_nan_weights_raise_with_the_matrix_named(tmp_path):
         model[2].weight[1, 1] = float("inf")
     with pytest.raises(specdyn.spectral.svd.NonFiniteMatrixError, match="matrix '2'"):
         Recorder(tmp_path).record(0, model)
+
+
+def test_an_all_zero_matrix_records_nan_ranks_and_exact_norms(tmp_path):
+    # A layer a lottery mask removed whole, or a zero-initialised one (LoRA's B), is recorded.
+    model = mlp()
+    with torch.no_grad():
+        model[2].weight.zero_()
+    recorder = Recorder(tmp_path, Schedule(at=(0,)), pairs=[Pair("0", "2")], top_k=5)
+    recorder.record(0, model)
+    recorder.finish()
+    values = specdyn.open_run(tmp_path).metrics.query("matrix == '2'")
+    by_metric = dict(zip(values["metric"], values["value"], strict=True))
+    for metric in ("effective_rank", "normalized_effective_rank", "stable_rank"):
+        assert np.isnan(by_metric[metric])
+    assert by_metric["spectral_norm"] == 0.0 and by_metric["frobenius_norm"] == 0.0
+    other = specdyn.open_run(tmp_path).metric_values("effective_rank")["0"]
+    s = np.linalg.svd(model[0].weight.detach().double().numpy(), compute_uv=False)
+    p = s / s.sum()
+    assert other == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-6)

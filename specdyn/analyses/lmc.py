@@ -31,7 +31,14 @@ from specdyn.analyses.barrier import ALPHAS, barrier
 from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_branches
 from specdyn.analyses.interpolate import interpolate_states
 from specdyn.analyses.perturb import check_eta
-from specdyn.analyses.runs import build, evaluate_state, run_config, same_task
+from specdyn.analyses.runs import (
+    NORM_BATCHES,
+    build,
+    check_norm_batches,
+    evaluate_state,
+    run_config,
+    same_task,
+)
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
@@ -65,7 +72,8 @@ TABLES = {
 
 @dataclass(frozen=True)
 class Design:
-    """trunks x branches x splits (and etas at ``perturb_step``) of one config."""
+    """trunks x branches x splits (and etas at ``perturb_step``) of one config; each pair's
+    BatchNorm statistics re-estimated over ``norm_batches`` training batches per alpha."""
 
     cfg: RunConfig
     trunks: int = 3
@@ -73,6 +81,7 @@ class Design:
     splits: tuple[int, ...] = ()
     etas: tuple[float, ...] = ()
     perturb_step: int = 0
+    norm_batches: int = NORM_BATCHES
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ def check(design: Design) -> None:
         raise ConfigError("a design needs two branches or two trunks to compare")
     for eta in design.etas:
         check_eta(eta)
+    check_norm_batches(design.norm_batches)
     bad = [s for s in (*design.splits, design.perturb_step) if not 0 <= s < steps]
     if bad:
         raise ConfigError(f"split steps {bad} are not in [0, {steps}) (training has {steps} steps)")
@@ -141,6 +151,7 @@ def run_design(design: Design, root: Path, execution: Execution) -> tuple[Points
             "splits": list(design.splits),
             "etas": list(design.etas),
             "perturb_step": design.perturb_step,
+            "norm_batches": design.norm_batches,
             "task": design.cfg.task,
             "preset": design.cfg.preset,
         },
@@ -170,7 +181,7 @@ def branch_and_compare(
     outcomes = run_branches(points, execution)
     done = [path for (_, path), o in zip(points, outcomes, strict=True) if o.state == DONE]
     todo = [pair for pair in pairs(design, done) if pair.kind in kinds]
-    evaluate_pairs(root, todo, execution.torch_device())
+    evaluate_pairs(root, todo, execution.torch_device(), design.norm_batches)
     return points, outcomes
 
 
@@ -192,7 +203,9 @@ def pairs(design: Design, branch_paths: Sequence[Path]) -> list[Pair]:
     return out
 
 
-def evaluate_pairs(root: Path, todo: Sequence[Pair], device: torch.device) -> None:
+def evaluate_pairs(
+    root: Path, todo: Sequence[Pair], device: torch.device, norm_batches: int = NORM_BATCHES
+) -> None:
     tables = {n: Table(layout.analysis_table(root, NAME, n), *spec) for n, spec in TABLES.items()}
     frame = tables["barrier"].frame
     done = set(frame[["kind", "pair", "step", "eta"]].itertuples(index=False, name=None))
@@ -205,7 +218,7 @@ def evaluate_pairs(root: Path, todo: Sequence[Pair], device: torch.device) -> No
             cfg = run_config(a)
             experiments[pair.a.parent.parent] = (cfg, build(cfg, device))
         cfg, exp = experiments[pair.a.parent.parent]
-        curve = interpolation_curve(exp, cfg, final_state(a), final_state(b))
+        curve = interpolation_curve(exp, cfg, final_state(a), final_state(b), norm_batches)
         key = {"step": pair.step, "kind": pair.kind, "eta": pair.eta, "pair": pair.name}
         tables["curve"].add([key | row for row in curve])
         tables["barrier"].add([key | row for row in barriers(curve)])
@@ -216,11 +229,14 @@ def evaluate_pairs(root: Path, todo: Sequence[Pair], device: torch.device) -> No
         table.compact()  # one file per table once every pair is done
 
 
-def interpolation_curve(exp: Experiment, cfg: RunConfig, a: dict, b: dict) -> list[dict]:
+def interpolation_curve(
+    exp: Experiment, cfg: RunConfig, a: dict, b: dict, norm_batches: int = NORM_BATCHES
+) -> list[dict]:
     """Rows (alpha, split, loss, error) at the 11 alphas; BatchNorm recomputed per alpha."""
     rows = []
     for alpha in ALPHAS:
-        result = evaluate_state(exp, cfg, interpolate_states(a, b, alpha), recompute=True)
+        state = interpolate_states(a, b, alpha)
+        result = evaluate_state(exp, cfg, state, recompute=True, norm_batches=norm_batches)
         rows += [
             {"alpha": alpha, "split": s, "loss": v["loss"], "error": v["error"]}
             for s, v in result.items()

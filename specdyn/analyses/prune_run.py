@@ -20,7 +20,13 @@ import torch
 from torch import Tensor
 
 from specdyn.analyses.pruning import cut_of, half_svd
-from specdyn.analyses.runs import NORM_BATCHES, build, evaluate_state, run_config
+from specdyn.analyses.runs import (
+    NORM_BATCHES,
+    build,
+    check_norm_batches,
+    evaluate_state,
+    run_config,
+)
 from specdyn.analyses.targets import Weight, inner_weights
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.svd import decompose
@@ -51,6 +57,7 @@ def prune_run(
     resumable (steps already in the table are skipped)."""
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"fraction must lie in (0, 1), got {fraction}")
+    check_norm_batches(norm_batches)
     run = open_run(path)
     if not run.checkpoint_steps:
         raise RunStoreError(

@@ -24,6 +24,12 @@ from specdyn.train.loop import autocast
 NORM_BATCHES = 20
 
 
+def check_norm_batches(norm_batches: int) -> None:
+    """ConfigError unless at least one batch re-estimates the statistics."""
+    if norm_batches < 1:
+        raise ConfigError(f"--norm-batches must be at least 1, got {norm_batches}")
+
+
 def run_config(run: Run) -> RunConfig:
     """The RunConfig a run was trained with, rebuilt from its config.json."""
     task, preset = run.config.get("task"), run.config.get("preset")

@@ -23,6 +23,7 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--splits", help="split steps, comma-separated (default: Appendix A.9's)")
     p.add_argument("--perturb", help="perturbation sizes eta, comma-separated (Figure 13)")
     p.add_argument("--perturb-step", type=int, help="split step of the perturbation (epoch 4)")
+    p.add_argument("--norm-batches", type=int, default=20, help="BatchNorm batches (20)")
     p.add_argument("--out", default="runs", help="folder that holds the design (runs)")
     add_backend_arguments(p)
     p.set_defaults(handler=handle)
@@ -42,12 +43,17 @@ def handle(args: argparse.Namespace) -> int:
     if not args.splits and not args.perturb:
         splits = lmc_splits(cfg)
     step = PERTURB_EPOCH * epoch_steps(cfg) if args.perturb_step is None else args.perturb_step
-    design = lmc.Design(cfg, args.trunks, args.branches, splits, etas, step if etas else 0)
+    design = lmc.Design(
+        cfg, args.trunks, args.branches, splits, etas, step if etas else 0, args.norm_batches
+    )
     lmc.check(design)
     resolve_device(args.device)
     run = execution(args)
     run.check()
-    text = json.dumps([run_hash(cfg), design.trunks, design.branches, splits, etas, step])
+    key = [run_hash(cfg), design.trunks, design.branches, splits, etas, step]
+    if design.norm_batches != lmc.NORM_BATCHES:  # designs named before the option keep names
+        key.append(design.norm_batches)
+    text = json.dumps(key)
     root = (
         Path(args.out)
         / f"lmc-{cfg.task}-{cfg.preset}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"

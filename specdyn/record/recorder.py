@@ -30,12 +30,25 @@ from specdyn.store import layout
 from specdyn.store.reader import open_run
 from specdyn.store.writer import RunWriter
 
+
+def _nan_if_zero(metric: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """``metric``, recorded as NaN for an all-zero spectrum (a matrix of zeros: a layer a
+    lottery mask removed whole, a zero-initialised one), where it is undefined."""
+
+    def guarded(s: Tensor) -> Tensor:
+        zero = s.amax(-1) <= 0
+        value = metric(torch.where(zero[..., None], torch.ones_like(s), s))
+        return torch.where(zero, torch.full_like(value, float("nan")), value)
+
+    return guarded
+
+
 SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
-    "effective_rank": metrics.effective_rank,
-    "normalized_effective_rank": metrics.normalized_effective_rank,
+    "effective_rank": _nan_if_zero(metrics.effective_rank),
+    "normalized_effective_rank": _nan_if_zero(metrics.normalized_effective_rank),
     "spectral_norm": metrics.spectral_norm,
     "frobenius_norm": metrics.frobenius_norm,
-    "stable_rank": metrics.stable_rank,
+    "stable_rank": _nan_if_zero(metrics.stable_rank),
 }
 
 
