@@ -277,16 +277,19 @@ def read_tables(root: Path) -> dict[str, pd.DataFrame]:
 
 
 def connectivity(
-    path_a: str | Path, path_b: str | Path, device: torch.device | None = None
+    path_a: str | Path,
+    path_b: str | Path,
+    device: torch.device | None = None,
+    norm_batches: int = NORM_BATCHES,
 ) -> dict[str, pd.DataFrame]:
     """Curve, barriers and endpoint agreement of any two finished runs of one task and model
     (evaluated on the first run's data); ConfigError for runs of different tasks."""
+    check_norm_batches(norm_batches)
     a, b = open_run(path_a), open_run(path_b)
     same_task([a, b])
     cfg = run_config(a)
-    curve = interpolation_curve(
-        build(cfg, device or torch.device("cpu")), cfg, final_state(a), final_state(b)
-    )
+    exp = build(cfg, device or torch.device("cpu"))
+    curve = interpolation_curve(exp, cfg, final_state(a), final_state(b), norm_batches)
     return {
         "curve": pd.DataFrame(curve),
         "barrier": pd.DataFrame(barriers(curve)),
