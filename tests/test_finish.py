@@ -1,5 +1,9 @@
 """The finish step: a real SIGKILL at several points inside it, then the same command again,
-gives the run an uninterrupted run gives (the same rows, values and files)."""
+gives the run an uninterrupted run gives (the same rows, values and files, bit for bit).
+
+The uninterrupted reference is the same command run the same way (a forked CLI process,
+the same thread count): a seeded run repeats exactly only under the same kernels and
+threads, and the test is about the resume, not about the machine."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from forked import run_cli
 
@@ -17,6 +22,18 @@ from specdyn.config import run_hash
 from specdyn.store import layout
 from specdyn.store.tables import read_table
 from specdyn.tasks import get_preset
+
+TINY = ["run", "grokking", "--preset", "tiny", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The run of ``TINY`` made by the CLI in one go, as the killed runs are made."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    stderr = out / "stderr"
+    assert run_cli([*TINY, "--out", str(out)], stderr) == 0, stderr.read_text()
+    (run_dir,) = (p for p in out.iterdir() if p.is_dir())
+    return run_dir
 
 
 def _run_and_kill(argv: list[str], name: str, when: str, armed_by: str = "") -> None:
@@ -37,8 +54,8 @@ def _leftovers(run_dir):
     return [p.name for p in run_dir.rglob(f"{layout.TMP_PREFIX}*")]
 
 
-def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_run):
-    argv = ["run", "grokking", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, uninterrupted):
+    argv = [*TINY, "--out", str(tmp_path)]
     run_dir = tmp_path / layout.run_name(
         "grokking", "tiny", run_hash(get_preset("grokking", "tiny"))
     )
@@ -59,7 +76,7 @@ def test_sigkill_inside_finish_then_rerun_equals_an_uninterrupted_run(tmp_path, 
     assert "agreement" not in set(pd.read_parquet(run_dir / layout.METRICS)["metric"])
     assert main(argv) == 0
     assert layout.part_files(run_dir / layout.METRICS) == []
-    _assert_same_run(open_run(run_dir), open_run(tiny_run))
+    _assert_same_run(open_run(run_dir), open_run(uninterrupted))
     assert not _leftovers(run_dir)
 
 
@@ -74,19 +91,18 @@ def _assert_same_run(run, reference) -> None:
 
 
 def test_sigkill_while_the_vectors_are_thinned_then_rerun_equals_an_uninterrupted_run(
-    tmp_path, tiny_run
+    tmp_path, uninterrupted
 ):
     """vector_points=2 keeps the vectors of steps 0 and 20 of the 5 recorded: the finish
     rewrites steps 5, 10 and 15 without them after the agreement; a kill after the first
     rewrite, then the same command, gives what an uninterrupted run gives (which thinning
-    leaves equal to the unthinned ``tiny_run`` but for the dropped vectors)."""
-    argv = ["run", "grokking", "--preset", "tiny", "--set", "vector_points=2", "--no-progress"]
-    argv += ["--out", str(tmp_path)]
+    leaves equal to the unthinned run but for the dropped vectors)."""
+    argv = [*TINY, "--set", "vector_points=2", "--out", str(tmp_path)]
     _run_and_kill(argv, "step_*.safetensors", "after", layout.AGREEMENT)
     (run_dir,) = tmp_path.iterdir()
     assert open_run(run_dir).vector_steps == [0, 10, 15, 20]  # step 5 rewritten, then killed
     assert main(argv) == 0
-    run, reference = open_run(run_dir), open_run(tiny_run)
+    run, reference = open_run(run_dir), open_run(uninterrupted)
     _assert_same_run(run, reference)
     assert run.steps.tolist() == reference.steps.tolist() == [0, 5, 10, 15, 20]
     assert run.vector_steps == [0, 20] and reference.vector_steps == [0, 5, 10, 15, 20]

@@ -4,9 +4,10 @@ Computed after training from the vectors the recorder stored (no SVD is repeated
 the finish thins them (``thin_vectors``), so it covers every recorded step; read
 through the store and written back through it: ``agreement.safetensors`` holds the
 diagonals, the metrics table one ``agreement`` row per (step, matrix), the mean of the
-top-10 diagonal entries. ``ensure_agreement`` is idempotent: it checks both against the
-recorded steps and redoes whichever is missing or stale, so a run killed at any moment of
-its finish step is completed by running it again.
+top-10 diagonal entries. The products run on one thread, so a finish computes the same
+bits whatever thread count its process has. ``ensure_agreement`` is idempotent: it checks
+both against the recorded steps and redoes whichever is missing or stale, so a run killed
+at any moment of its finish step is completed by running it again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 
 from specdyn.errors import RunStoreError
+from specdyn.record.threads import one_thread_per_op
 from specdyn.spectral.metrics import agreement_matrix
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
@@ -35,11 +37,12 @@ def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Te
         raise RunStoreError(f"run '{run.path}' kept no singular vectors at its last step {last}")
     final = _vectors(run, steps[-1])
     rows: dict[str, list[Tensor]] = {name: [] for name in final}
-    for step in steps:
-        current = _vectors(run, step)
-        for name, (U_T, V_T) in final.items():
-            U_t, V_t = current[name]
-            rows[name].append(agreement_matrix(U_t, V_t, U_T, V_T, k).diagonal())
+    with one_thread_per_op():  # the same sums whether the run is new, resumed or moved
+        for step in steps:
+            current = _vectors(run, step)
+            for name, (U_T, V_T) in final.items():
+                U_t, V_t = current[name]
+                rows[name].append(agreement_matrix(U_t, V_t, U_T, V_T, k).diagonal())
     return steps, {name: torch.stack(d) for name, d in rows.items()}
 
 

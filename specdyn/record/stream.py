@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor
 
 from specdyn.record.diagnostics import diagnostic_rows
 from specdyn.record.recorder import Recorder
+from specdyn.record.threads import one_thread_per_op
 from specdyn.spectral.gram import gram_decompose
 from specdyn.spectral.svd import Spectrum
 
@@ -73,14 +73,3 @@ def _one(step: int, name: str, W: Tensor, k: int, diagnostics: bool) -> _Result:
     spectrum = gram_decompose(name, W, k=k)
     rows = diagnostic_rows(step, name, W, spectrum.s) if diagnostics else []
     return spectrum, rows
-
-
-@contextmanager
-def one_thread_per_op() -> Iterator[None]:
-    """torch's intra-op threads set to 1 inside, restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
