@@ -14,6 +14,8 @@ stack: one full record (all metrics, top-100 vectors, the file written) of a 12-
     same matrices; the values-only analysis (values, the five scalars, the power-law alpha)
     vs WeightWatcher ``analyze()`` (skipped when weightwatcher is not installed).
 growth: record time at the 10th vs the 1,000th record of one run (record_cost.py's model).
+startup: CPU time of `specdyn --help`, `tasks` and `show RUN` vs importing torch
+    (cli_startup.py).
 bytes: run-folder bytes per recorded step of every task's ``cpu`` preset (singular values
     and alignments at every record, vectors at ``record.vector_points`` of them) vs the
     authors' way, a full checkpoint with optimizer state per recorded step.
@@ -38,6 +40,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_startup import startup_lines  # noqa: E402
 from record_cost import record_times  # noqa: E402
 
 from specdyn.record import Recorder, Schedule  # noqa: E402
@@ -295,6 +298,7 @@ SECTIONS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], list[str]]]]
     "stack": ("A 12-block d=768 Transformer: one record", stack),
     "growth": ("Record time at the 10th vs the 1,000th record", growth),
     "bytes": ("Run-folder bytes per recorded step", bytes_per_step),
+    "startup": ("Command-line start-up", lambda args, tmp: startup_lines(7)),
 }
 
 

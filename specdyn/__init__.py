@@ -12,15 +12,42 @@ Public API:
     Recorder, Schedule            record spectra from any training loop
     open_run(path)                read a run: config, history, metrics, spectra
     open_sweep(path)              read a sweep: every point's tables, means over seeds
+
+Each name is imported on first use, so ``import specdyn`` costs nothing until then.
 """
 
-from specdyn import metrics
-from specdyn.record import Recorder, Schedule
-from specdyn.spectral import Pair, Spectrum, decompose, weight_matrices
-from specdyn.store import Run, open_run
-from specdyn.sweep.results import Sweep, open_sweep
+from typing import TYPE_CHECKING
+
+from specdyn.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from specdyn import metrics
+    from specdyn.record.recorder import Recorder
+    from specdyn.record.schedule import Schedule
+    from specdyn.spectral.matrices import weight_matrices
+    from specdyn.spectral.pairs import Pair
+    from specdyn.spectral.svd import Spectrum, decompose
+    from specdyn.store.reader import Run, open_run
+    from specdyn.sweep.results import Sweep, open_sweep
 
 __version__ = "0.1.0"
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "metrics": "",
+        "Recorder": "specdyn.record.recorder",
+        "Schedule": "specdyn.record.schedule",
+        "Pair": "specdyn.spectral.pairs",
+        "Spectrum": "specdyn.spectral.svd",
+        "decompose": "specdyn.spectral.svd",
+        "weight_matrices": "specdyn.spectral.matrices",
+        "Run": "specdyn.store.reader",
+        "open_run": "specdyn.store.reader",
+        "Sweep": "specdyn.sweep.results",
+        "open_sweep": "specdyn.sweep.results",
+    },
+)
 
 __all__ = [
     "metrics",

@@ -10,6 +10,7 @@ import specdyn
 
 # lowest first: each package may import the ones before it
 LAYERS = [
+    "lazy",
     "errors",
     "config",
     "spectral",

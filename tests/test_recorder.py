@@ -117,3 +117,11 @@ def test_an_all_zero_matrix_records_nan_ranks_and_exact_norms(tmp_path):
     s = np.linalg.svd(model[0].weight.detach().double().numpy(), compute_uv=False)
     p = s / s.sum()
     assert other == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-6)
+
+
+def test_the_store_names_the_recorders_scalar_metrics_in_order():
+    """``layout.SCALAR_METRICS`` lets readers (the report) list them without importing torch."""
+    from specdyn.record.recorder import SCALARS
+    from specdyn.store import layout
+
+    assert tuple(SCALARS) == layout.SCALAR_METRICS

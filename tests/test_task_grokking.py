@@ -10,7 +10,8 @@ from conftest import file_times
 
 from specdyn import open_run
 from specdyn.config import apply_overrides
-from specdyn.data.modular import GrokkingData, modular_addition
+from specdyn.data.configs import GrokkingData
+from specdyn.data.modular import modular_addition
 from specdyn.errors import ConfigError
 from specdyn.figures import figure_choices, plot_run
 from specdyn.models.grokking import GrokkingModel, alignment_pairs

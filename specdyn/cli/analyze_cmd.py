@@ -39,11 +39,14 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    steps = _steps(args.steps)
+    missing = [p for p in args.paths if not p.startswith("hf:") and not Path(p).exists()]
+    if missing:  # said before torch is imported, as every usage mistake is
+        raise ConfigError(f"'{missing[0]}' does not exist")
     from specdyn.checkpoints.analyze import AnalyzeOptions, analyze
     from specdyn.cli.show_cmd import summary
     from specdyn.store.reader import open_run
 
-    steps = _steps(args.steps)
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
     options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
     print(out, flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,3 +33,18 @@ def execution(args: argparse.Namespace) -> Execution:
     return Execution(
         args.backend, args.workers, args.address, args.device, args.threads, not args.no_progress
     )
+
+
+def free_cores() -> tuple[int, str]:
+    """Torch threads for one run, and why: the cores this process may use, less the other
+    CPU-bound work the 1-minute load average shows (at least 1). On shared cores a second
+    thread waits on the other job at every synchronisation, so a run slows down instead of
+    speeding up (docs/benchmarks.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        return cores, f"{cores} cores"
+    threads = max(1, min(cores, cores - round(load)))
+    return threads, f"{cores} cores, load average {load:.1f}"

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers
-from specdyn.store.reader import open_run
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -20,6 +19,7 @@ def add_parser(sub: Subparsers) -> None:
 def handle(args: argparse.Namespace) -> int:
     from specdyn.errors import ConfigError
     from specdyn.figures.plot import compare_runs
+    from specdyn.store.reader import open_run
 
     if args.labels and len(args.labels) != len(args.run_dirs):
         raise ConfigError(f"{len(args.labels)} labels for {len(args.run_dirs)} runs")

@@ -30,14 +30,15 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.analyses import lmc
-    from specdyn.analyses.branching import summary
-    from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
     from specdyn.config.overrides import apply_overrides, run_hash
-    from specdyn.figures.checkpoints import draw_lmc
     from specdyn.tasks.registry import get_preset
 
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
+    from specdyn.analyses import lmc  # torch: after the names and keys are checked
+    from specdyn.analyses.branching import summary
+    from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
+    from specdyn.figures.checkpoints import draw_lmc
+
     etas = _numbers(args.perturb, float, "--perturb") if args.perturb else ()
     splits = _numbers(args.splits, int, "--splits") if args.splits else ()
     if not args.splits and not args.perturb:

@@ -22,11 +22,13 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from specdyn.store import layout
+    from specdyn.store.reader import open_run
+
+    open_run(args.run_dir)  # not a run: said before torch is imported
     from specdyn.analyses.lottery import lottery_branches, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
     from specdyn.figures.checkpoints import lottery_figure
-    from specdyn.store import layout
-    from specdyn.store.reader import open_run
 
     resolve_device(args.device)
     run = execution(args)

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers
-from specdyn.store.reader import open_run
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -19,6 +18,7 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.figures.plot import plot_run
+    from specdyn.store.reader import open_run
 
     if (args.run_dir / "sweep.json").is_file():
         from specdyn.figures.sweeps import plot_sweep

@@ -19,10 +19,12 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.analyses.prune_run import prune_run
-    from specdyn.figures.checkpoints import prune_figure
     from specdyn.store import layout
     from specdyn.store.reader import open_run
+
+    open_run(args.run_dir)  # not a run: said before torch is imported
+    from specdyn.analyses.prune_run import prune_run
+    from specdyn.figures.checkpoints import prune_figure
 
     report = prune_run(args.run_dir, args.fraction, resolve_device(args.device), args.norm_batches)
     table = report.table[report.table["fraction"] == args.fraction]

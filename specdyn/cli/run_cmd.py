@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, free_cores
 from specdyn.config.overrides import apply_overrides, fields_of, run_hash, set_value
 from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
 from specdyn.tasks.registry import get_preset
+
+if TYPE_CHECKING:  # torch is imported when a command runs, not when it is parsed
+    import torch
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -31,18 +34,32 @@ def add_parser(sub: Subparsers) -> None:
         help="override a config field, e.g. --set weight_decay=0.1 (repeatable)",
     )
     p.add_argument("--data-dir", help="folder holding the real data set (sets data.data_dir)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: the free cores, i.e. the cores less the load average)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.train.loop import train  # imported here: `specdyn tasks` stays fast
+    cfg = resolve(args)  # every check before torch is imported: bad input fails at once
+    check_device_name(args.device)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    threads, why = (args.threads, "--threads") if args.threads else free_cores()
+    import torch
 
-    cfg = resolve(args)
+    from specdyn.train.loop import train
+
     device = resolve_device(args.device)
+    torch.set_num_threads(threads)
     run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
     print(run_dir, flush=True)
+    if not args.no_progress:
+        print(f"threads: {threads} ({why})", flush=True)
     train(cfg, run_dir, device, progress=not args.no_progress)
     return 0
 
@@ -59,8 +76,16 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     return validate(cfg)
 
 
+def check_device_name(name: str) -> None:
+    """ConfigError unless ``name`` reads as auto, cpu, cuda or cuda:N (no torch needed)."""
+    if re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is None:
+        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+
+
 def resolve_device(name: str) -> torch.device:
     """auto (CUDA when present), cpu, cuda or cuda:N; ConfigError for anything else."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -5,22 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from specdyn.cli.common import Subparsers
-from specdyn.record.diagnostics import model_summary, whole_matrices
-from specdyn.store.reader import Run, open_run
+
+if TYPE_CHECKING:  # imported when the command runs: `specdyn show --help` loads nothing
+    import pandas as pd
+
+    from specdyn.store.reader import Run
 
 
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("show", help="summarise a run: config, final errors, final spectra")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="a run folder (from run, analyze or a Recorder)"
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from specdyn.store.reader import open_run
+
     run = open_run(args.run_dir)
     for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
         print(f"specdyn: warning: {gap}", file=sys.stderr)
@@ -29,12 +34,15 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def summary(run: Run) -> str:
-    cfg = run.config
+    steps = run.steps.tolist()
+    shown = ", ".join(map(str, steps)) if len(steps) <= 8 else f"{steps[0]} ... {steps[-1]}"
+    names = run.matrices
+    listed = ", ".join(names[:4]) + (f", ... ({len(names) - 4} more)" if len(names) > 4 else "")
     lines = [
-        f"run:     {run.path}",
-        f"task:    {cfg.get('task')}  preset: {cfg.get('preset')}  seed: {cfg.get('seed')}",
-        f"data:    {cfg.get('data_source', '?')}",
-        f"steps:   {len(run.steps)} recorded, last {run.steps[-1] if len(run.steps) else '-'}",
+        f"run:      {run.path}",
+        *_origin(run.config),
+        f"steps:    {len(steps)} recorded ({shown or 'none'})",
+        f"matrices: {len(names)} ({listed or 'none'})",
     ]
     if not run.history.empty:
         last = run.history[run.history["step"] == run.history["step"].max()]
@@ -48,8 +56,30 @@ def summary(run: Run) -> str:
     return "\n".join(lines)
 
 
+def _origin(cfg: dict) -> list[str]:
+    """What made the run: a task's preset, a checkpoint series, or a Recorder in a loop."""
+    if cfg.get("task"):
+        return [
+            f"task:     {cfg['task']}  preset: {cfg.get('preset')}  seed: {cfg.get('seed')}",
+            f"data:     {cfg.get('data_source', 'not recorded')}",
+        ]
+    if "checkpoints" in cfg:  # `specdyn analyze`
+        labels = list(cfg["checkpoints"].values())
+        first = labels[0] if labels else "none"
+        return [
+            f"source:   checkpoint series of {len(labels)} ({first}{' ...' * (len(labels) > 1)})"
+        ]
+    recorder = cfg.get("recorder", {})
+    return [f"source:   a Recorder in a training loop (top_k {recorder.get('top_k', '?')})"]
+
+
 def _diagnostics(run: Run) -> list[str]:
     """Single-checkpoint diagnostics (``analyze --metrics all``) and their per-model means."""
+    import numpy as np
+    import pandas as pd
+
+    from specdyn.record.diagnostics import model_summary, whole_matrices
+
     columns = {
         "alpha": "alpha",
         "alpha_w": "alpha_weighted",
@@ -73,6 +103,8 @@ def _diagnostics(run: Run) -> list[str]:
 
 def _spectra_table(run: Run) -> pd.DataFrame:
     """One row per matrix or pair; columns at the last step unless marked @start."""
+    import pandas as pd
+
     columns = {
         "norm_eff_rank@start": ("normalized_effective_rank", "first"),
         "norm_eff_rank": ("normalized_effective_rank", "last"),

@@ -36,11 +36,10 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.cli.run_cmd import resolve_device
-    from specdyn.sweep.runner import run_sweep, summary_lines
+    from specdyn.cli.run_cmd import check_device_name, resolve_device
     from specdyn.sweep.spec import SweepSpec, base_config, parse_grid_args, parse_seeds
 
-    resolve_device(args.device)  # a bad device fails here, before any point starts
+    check_device_name(args.device)
     spec = SweepSpec(args.task, args.preset, overrides=tuple(args.overrides))
     grid = parse_grid_args(args.grid, base_config(spec))
     spec = SweepSpec(
@@ -54,6 +53,9 @@ def handle(args: argparse.Namespace) -> int:
         args.address,
         args.threads,
     )
+    from specdyn.sweep.runner import run_sweep, summary_lines  # torch: only once it runs
+
+    resolve_device(args.device)  # CUDA asked for but absent fails here, before any point
     result = run_sweep(
         spec,
         Path(args.out),

@@ -11,12 +11,7 @@ import torch
 from torch import Tensor
 
 from specdyn.config import seeding
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    if n < batch_size:
-        raise ValueError(f"{n} training examples cannot fill one batch of {batch_size}")
-    return n // batch_size
+from specdyn.data.configs import steps_per_epoch
 
 
 def batch_indices(n: int, batch_size: int, step: int, order_seed: int) -> Tensor:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from specdyn.data.errors import DataError
+
+if TYPE_CHECKING:  # the vocabulary's size is read by presets, which need no torch
+    import torch
 
 BLANK = 0
 UNKNOWN = 1
@@ -25,11 +27,15 @@ _UNKNOWN_TEXT = "?"  # what decode_ids writes for UNKNOWN
 
 def encode_text(text: str) -> torch.Tensor:
     """Transcript -> int64 ids (len(text),); case is ignored, other characters are UNKNOWN."""
+    import torch
+
     return torch.tensor([_INDEX.get(c, UNKNOWN) for c in text.lower()], dtype=torch.int64)
 
 
 def decode_ids(ids: Sequence[int] | torch.Tensor) -> str:
     """Ids -> text: blanks vanish, UNKNOWN becomes "?"."""
+    import torch
+
     out = []
     for i in torch.as_tensor(ids, dtype=torch.int64).reshape(-1).tolist():
         if not 0 <= i < VOCAB_SIZE:
@@ -46,6 +52,8 @@ def greedy_decode(log_probs: torch.Tensor) -> list[int]:
     """
     if log_probs.ndim != 2:
         raise DataError(f"greedy_decode: expected (T, V) scores, got {tuple(log_probs.shape)}")
+    import torch
+
     best = torch.unique_consecutive(log_probs.argmax(dim=-1))
     return [i for i in best.tolist() if i != BLANK]
 

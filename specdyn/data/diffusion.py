@@ -18,32 +18,13 @@ from torch import Tensor
 
 from specdyn.config import seeding
 from specdyn.data.cache import dataset_root
+from specdyn.data.configs import DiffusionData
 from specdyn.data.errors import DataError
 from specdyn.data.idx import load_mnist
 from specdyn.data.standins import load_fashion_mnist
 from specdyn.errors import ConfigError
 
-MNIST_TRAIN = 60_000
 SOURCES = ("real", "standin", "synthetic")
-
-
-@dataclass(frozen=True)
-class DiffusionData:
-    """source: "real" (MNIST from data_dir or the cache), "standin" (Fashion-MNIST) or
-    "synthetic" (uniform noise images, for tests). train_size: training images kept (0: all).
-    eval_size: images of each split whose diffusion loss is evaluated (0: the whole split).
-    timesteps, beta_low, beta_high: the noise schedule. n_samples: images generated at the end.
-    """
-
-    source: str = "real"
-    data_dir: str = ""
-    train_size: int = 0
-    eval_size: int = 0
-    batch_size: int = 128
-    timesteps: int = 1000
-    beta_low: float = 1e-5
-    beta_high: float = 5e-3
-    n_samples: int = 16
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from torch import Tensor
 from specdyn.config import seeding
 from specdyn.data.cache import dataset_root
 from specdyn.data.cifar import load_cifar10
+from specdyn.data.configs import CifarData, RandomLabelData
 from specdyn.data.errors import DataError
 from specdyn.data.standins import fashion_as_cifar, load_fashion_mnist
 from specdyn.errors import ConfigError
@@ -29,31 +30,6 @@ SOURCES = ("real", "standin", "synthetic")
 LABELS = ("true", "random")
 SYNTHETIC_SIZES = {"train": 640, "test": 128}  # images per split of the "synthetic" source
 Split = tuple[Tensor, Tensor]  # uint8 images (N, 3, 32, 32), int64 labels (N,)
-
-
-@dataclass(frozen=True)
-class CifarData:
-    """source: "real" (CIFAR-10 from data_dir), "standin" (Fashion-MNIST as 32x32x3) or
-    "synthetic" (random images, for tests). val_fraction of the training set is held out,
-    split by split_seed. train_size / eval_size: keep only that many training examples /
-    evaluate at most that many of every split (0: all)."""
-
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 128
-    val_fraction: float = 0.1
-    split_seed: int = 42
-    train_size: int = 0
-    eval_size: int = 0
-
-
-@dataclass(frozen=True)
-class RandomLabelData(CifarData):
-    """CifarData plus labels: "true", or "random" (training labels permuted once, with
-    label_seed, before the train/validation split)."""
-
-    labels: str = "true"
-    label_seed: int = 0
 
 
 @dataclass(frozen=True)

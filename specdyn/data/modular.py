@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
@@ -11,15 +9,6 @@ from specdyn.config import seeding
 from specdyn.errors import ConfigError
 
 Split = tuple[Tensor, Tensor]  # tokens int64 (N, 3), labels int64 (N,)
-
-
-@dataclass(frozen=True)
-class GrokkingData:
-    """modulus p; train_fraction of the p^2 pairs trained on, the rest validated (split by
-    the run's ``data_seed``, which follows ``seed`` unless set)."""
-
-    modulus: int = 113
-    train_fraction: float = 0.3
 
 
 def modular_addition(p: int, train_fraction: float, seed: int) -> dict[str, Split]:

@@ -13,7 +13,6 @@ Subsets of utterances are fixed (the same for every run seed).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ from torch import Tensor, nn
 from specdyn.config import seeding
 from specdyn.data.cache import cache_dir, dataset_root
 from specdyn.data.chars import VOCAB_SIZE, encode_text
+from specdyn.data.configs import SpeechData
 from specdyn.data.errors import DataError
 from specdyn.data.librispeech import Utterance, list_utterances, read_audio
 from specdyn.data.mel import log_mel
@@ -30,34 +30,7 @@ from specdyn.errors import ConfigError
 from specdyn.store.atomic import write_atomic
 
 SUBSETS = {"real": ("train-clean-100", "dev-clean"), "standin": ("train-synth", "dev-synth")}
-TRAIN_SIZE = 28_539  # train-clean-100
-VOICES = ("en-us", "en-us+f3", "en-gb+m3", "en+f2", "en-gb-scotland+m5", "en-us+f4")
 Speech = tuple[list[Tensor], list[Tensor]]  # features (T_i, n_mels) and character ids (L_i,)
-
-
-@dataclass(frozen=True)
-class SpeechData:
-    """source: "real", "standin" (espeak-ng speech) or "synthetic" (random, for tests).
-
-    train_utterances: a fixed random subset of the training set (0: all). eval_utterances:
-    utterances evaluated per split (0: the whole validation set, and as many training
-    ones). The stand-in synthesises ``train_utterances`` / ``eval_utterances`` sentences
-    of at most ``max_words`` words from State of the Union speeches (validation from other
-    speeches) with ``voices`` x ``rates`` (words per minute). log: log-mel (the default, as
-    Appendix A.3 states) or mel power (the authors' code). area_norm: mel filters of unit
-    area.
-    """
-
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 32
-    train_utterances: int = 0
-    eval_utterances: int = 0
-    log: bool = True
-    area_norm: bool = True
-    voices: tuple[str, ...] = VOICES
-    rates: tuple[int, ...] = (130, 160, 190)
-    max_words: int = 25
 
 
 def load_speech(data: SpeechData, n_mels: int) -> tuple[dict[str, Speech], str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from torch import Tensor
 
 from specdyn.config import seeding
 from specdyn.data.cache import cache_dir, dataset_root
+from specdyn.data.configs import TextData
 from specdyn.data.standins import sotu_texts
 from specdyn.data.wikitext import (
     chunks,
@@ -35,24 +35,6 @@ from specdyn.store.atomic import write_atomic
 
 TRAIN_CHUNKS = 57_000  # WikiText-103 train in 2,049-token contexts (the authors' count)
 SYNTHETIC_CONTEXTS = {"train": 64, "val": 16}
-
-
-@dataclass(frozen=True)
-class TextData:
-    """source: "real" (WikiText-103 raw), "standin" (State of the Union) or "synthetic".
-
-    batch_size: contexts per step; micro_batch: contexts per forward/backward pass (0: the
-    whole batch). eval_chunks: contexts evaluated per split (0: all validation contexts,
-    and as many training ones). train_speeches: the stand-in's first n training speeches
-    (0: all); every 10th speech is validation. Mixed precision is ``train.bf16``.
-    """
-
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 256
-    micro_batch: int = 0
-    eval_chunks: int = 0
-    train_speeches: int = 0
 
 
 def load_texts(data: TextData) -> tuple[dict[str, str], Path | None, str]:

@@ -15,13 +15,45 @@ a bidirectional layer use ``Pair.next_rows``; :func:`specdyn.spectral.pair_align
 any declared pair.
 """
 
-from specdyn.models import grokking, lstm, mlp, transformer_lm, unet, vgg
-from specdyn.models.grokking import GrokkingModel, OneLayerTransformer
-from specdyn.models.lstm import LSTMConfig, SpeechLSTM
-from specdyn.models.mlp import MLP, MLPConfig
-from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig
-from specdyn.models.unet import UNet, UNetConfig, ddpm_loss, sample, sigmoid_betas
-from specdyn.models.vgg import VGG, VGGConfig
+from typing import TYPE_CHECKING
+
+from specdyn.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from specdyn.models import grokking, lstm, mlp, transformer_lm, unet, vgg
+    from specdyn.models.grokking import GrokkingModel, OneLayerTransformer
+    from specdyn.models.lstm import LSTMConfig, SpeechLSTM
+    from specdyn.models.mlp import MLP, MLPConfig
+    from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig
+    from specdyn.models.unet import UNet, UNetConfig, ddpm_loss, sample, sigmoid_betas
+    from specdyn.models.vgg import VGG, VGGConfig
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "grokking": "",
+        "lstm": "",
+        "mlp": "",
+        "transformer_lm": "",
+        "unet": "",
+        "vgg": "",
+        "GrokkingModel": "specdyn.models.grokking",
+        "OneLayerTransformer": "specdyn.models.grokking",
+        "LSTMConfig": "specdyn.models.lstm",
+        "SpeechLSTM": "specdyn.models.lstm",
+        "MLP": "specdyn.models.mlp",
+        "MLPConfig": "specdyn.models.mlp",
+        "TransformerLM": "specdyn.models.transformer_lm",
+        "TransformerLMConfig": "specdyn.models.transformer_lm",
+        "UNet": "specdyn.models.unet",
+        "UNetConfig": "specdyn.models.unet",
+        "ddpm_loss": "specdyn.models.unet",
+        "sample": "specdyn.models.unet",
+        "sigmoid_betas": "specdyn.models.unet",
+        "VGG": "specdyn.models.vgg",
+        "VGGConfig": "specdyn.models.vgg",
+    },
+)
 
 __all__ = [
     "grokking",

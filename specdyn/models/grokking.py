@@ -10,22 +10,11 @@ the same gradients as running every position, at a third of the cost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import Tensor, nn
 
+from specdyn.models.configs import GrokkingModel
 from specdyn.models.transformer_lm import sinusoidal_positions
 from specdyn.spectral.pairs import Pair
-
-
-@dataclass(frozen=True)
-class GrokkingModel:
-    """Width of the residual stream, heads, MLP width, and whether LayerNorms are used."""
-
-    d_model: int = 128
-    n_heads: int = 4
-    d_mlp: int = 512
-    layer_norm: bool = False
 
 
 class OneLayerTransformer(nn.Module):

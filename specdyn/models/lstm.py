@@ -18,23 +18,14 @@ alignments with :func:`specdyn.spectral.pair_alignment`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from specdyn.models.configs import LSTMConfig
 from specdyn.spectral.pairs import Pair
 
 DIRECTIONS = ("", "_reverse")  # forward output is the first H features, reverse the last H
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    n_mels: int = 40
-    hidden: int = 256
-    n_layers: int = 4
-    vocab_size: int = 30  # specdyn.data.VOCAB_SIZE
 
 
 class SpeechLSTM(nn.Module):

@@ -9,24 +9,13 @@ the middle of the network: SV plot ``layers.1``, alignment ``layers.1->layers.2`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from specdyn.models.configs import MLPConfig
 from specdyn.spectral.pairs import Pair
-
-
-@dataclass(frozen=True)
-class MLPConfig:
-    """widths: input, hidden..., output sizes; len(widths) - 1 Linear layers."""
-
-    widths: tuple[int, ...] = (3072, 256, 256, 256, 10)
-
-    def __post_init__(self) -> None:
-        if len(self.widths) < 2:
-            raise ValueError(f"an MLP needs at least two widths, got {self.widths}")
 
 
 class MLP(nn.Module):

@@ -18,27 +18,12 @@ W_V -> W_O pairs are per head. The paper's SV plot is W1 of the 8th layer
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from specdyn.models.configs import TransformerLMConfig
 from specdyn.spectral.pairs import Pair, PairGroup
-
-
-@dataclass(frozen=True)
-class TransformerLMConfig:
-    vocab_size: int = 50304
-    context: int = 2048
-    n_layers: int = 12
-    d_model: int = 768
-    n_heads: int = 12
-    d_mlp: int = 768
-    final_norm: bool = False
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by {self.n_heads} heads")
 
 
 def sinusoidal_positions(n: int, d: int) -> Tensor:

@@ -21,34 +21,16 @@ c_in * 9, after the transpose). The paper's "3rd convolutional layer" is ``conv3
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from specdyn.models.configs import UNetConfig
 from specdyn.spectral.pairs import Pair
 
 KERNEL = (3, 3)
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """channels: the four levels' widths. groups: GroupNorm groups (gcd with the width; the
-    first level uses 4, as the authors did). fourier_scale: std of the time frequencies."""
-
-    channels: tuple[int, int, int, int] = (64, 128, 256, 512)
-    embed_dim: int = 512
-    in_channels: int = 1
-    groups: int = 32
-    fourier_scale: float = 30.0
-
-    def __post_init__(self) -> None:
-        if len(self.channels) != 4:
-            raise ValueError(f"the UNet has 4 levels, got channels {self.channels}")
-        if self.embed_dim % 2:
-            raise ValueError(f"embed_dim must be even (sin and cos), got {self.embed_dim}")
 
 
 class GaussianFourierFeatures(nn.Module):

@@ -16,30 +16,16 @@ its alignment plot is the 11th -> 12th convolution at the 12th's centre position
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from specdyn.models.configs import WIDTHS, VGGConfig
 from specdyn.spectral.pairs import Pair
 
-WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)  # the 13 convs
 POOL_AFTER = (1, 3, 6, 9)  # 2x2 max-pool after these convs (0-based)
 KERNEL = (3, 3)
-
-
-@dataclass(frozen=True)
-class VGGConfig:
-    """width: multiplies every conv's channel count (1.0 is the paper's VGG-16)."""
-
-    width: float = 1.0
-    num_classes: int = 10
-    in_channels: int = 3
-
-    @property
-    def channels(self) -> tuple[int, ...]:
-        return tuple(max(1, round(c * self.width)) for c in WIDTHS)
 
 
 class VGG(nn.Module):

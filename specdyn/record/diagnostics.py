@@ -4,10 +4,12 @@ one matrix, from the singular values its one decomposition already gave
 
 from __future__ import annotations
 
-import pandas as pd
-from torch import Tensor
+from typing import TYPE_CHECKING
 
-from specdyn.spectral import powerlaw
+import pandas as pd
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DIAGNOSTICS = (
     "alpha",
@@ -26,6 +28,8 @@ def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
     alpha, alpha_weighted and log_alpha_norm are left out when the power-law fit is
     impossible (fewer than two eigenvalues above 1e-5).
     """
+    from specdyn.spectral import powerlaw  # here: `specdyn show` reads rows, needs no torch
+
     out = {
         "log_spectral_norm": powerlaw.log_spectral_norm(s),
         "log_norm": powerlaw.log_norm(s),

@@ -7,8 +7,26 @@ page     the self-contained HTML page (Plotly inlined once) and its atomic write
 static/  the page's template and its small JavaScript (figures built on selection)
 """
 
-from specdyn.report.page import check_out, plotly_js, render, report_data, write_report
-from specdyn.report.sources import open_runs, run_folders
+from typing import TYPE_CHECKING
+
+from specdyn.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from specdyn.report.page import check_out, plotly_js, render, report_data, write_report
+    from specdyn.report.sources import open_runs, run_folders
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "check_out": "specdyn.report.page",
+        "plotly_js": "specdyn.report.page",
+        "render": "specdyn.report.page",
+        "report_data": "specdyn.report.page",
+        "write_report": "specdyn.report.page",
+        "open_runs": "specdyn.report.sources",
+        "run_folders": "specdyn.report.sources",
+    },
+)
 
 __all__ = [
     "check_out",

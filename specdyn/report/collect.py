@@ -17,12 +17,13 @@ import pandas as pd
 
 from specdyn.figures.choices import error_label
 from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
-from specdyn.record.recorder import SCALARS
+from specdyn.store import layout
 from specdyn.store.reader import Run
 
 DIGITS = 4  # significant digits of the largest value of each array
 SUMMARIES = ("alignment", "agreement")  # score rows of pairs (Eq. 4) and matrices (Eq. 5)
-STANDARD = (*SCALARS, *SUMMARIES)
+STANDARD_SCALARS = layout.SCALAR_METRICS
+STANDARD = (*STANDARD_SCALARS, *SUMMARIES)
 HISTORY_KEYS = ("step", "split")
 
 
@@ -43,7 +44,9 @@ def run_data(run: Run) -> dict:
         "rows": heatmap_rows(run) if matrices else [],
         "matrix": figure_matrix(run) if matrices else None,
         "pair": figure_pair(run) if pairs else None,
-        "metrics": metric_grids(run.metrics, [m for m in SCALARS if m in metric_names]),
+        "metrics": metric_grids(
+            run.metrics, [m for m in layout.SCALAR_METRICS if m in metric_names]
+        ),
         "scores": metric_grids(run.metrics, [m for m in SUMMARIES if m in metric_names]),
         "diagnostics": metric_grids(run.metrics, [m for m in metric_names if m not in STANDARD]),
         "sv": {m: series(*v) for m, v in run.all_singular_values().items()},

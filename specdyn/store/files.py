@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
 
@@ -56,6 +54,8 @@ def read_state(path: Path) -> dict | None:
     state_path = path / layout.STATE
     if not state_path.exists():
         return None
+    import torch  # only a resume reads the state: opening a run needs no torch
+
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"

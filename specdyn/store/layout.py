@@ -54,6 +54,14 @@ METRICS_COLUMNS = ("step", "matrix", "metric", "value")
 HISTORY_KEY = ("step", "split")  # a row's unique key: a later write of it replaces it
 METRICS_KEY = ("step", "matrix", "metric")
 AGREEMENT_METRIC = "agreement"  # metrics rows written by the finish step
+# the scalar metrics the recorder writes for every matrix (specdyn.record.recorder.SCALARS)
+SCALAR_METRICS = (
+    "effective_rank",
+    "normalized_effective_rank",
+    "spectral_norm",
+    "frobenius_norm",
+    "stable_rank",
+)
 
 # tensor keys: a spectra file holds values, vectors and alignment diagonals per step
 AGREEMENT_STEPS = "steps"

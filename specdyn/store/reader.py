@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 from safetensors import SafetensorError, safe_open
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
 from specdyn.store.files import has_records, read_config, read_state
 from specdyn.store.tables import read_table
+
+if TYPE_CHECKING:  # reading a run's tables and spectra needs no torch; its states do
+    import torch
 
 __all__ = ["Run", "open_run", "read_config", "read_state", "has_records"]
 
@@ -173,7 +175,7 @@ class Run:
         path = layout.step_file(self.path / layout.CHECKPOINTS, step)
         if not path.exists():
             raise RunStoreError(f"run '{self.path}' has no checkpoint at step {step}")
-        with _open(path) as f:
+        with _open(path, "pt") as f:
             return {key: f.get_tensor(key) for key in f.keys()}
 
     def gaps(self) -> list[str]:
@@ -294,21 +296,23 @@ class Run:
                     if key.startswith(prefix):
                         name = key.removeprefix(prefix)
                         steps.setdefault(name, []).append(layout.step_of(path))
-                        rows.setdefault(name, []).append(f.get_tensor(key).float().numpy())
+                        rows.setdefault(name, []).append(_get(f, key, path).astype(np.float32))
         return {n: (np.array(steps[n], dtype=np.int64), np.stack(rows[n])) for n in steps}
 
 
 def load_torch(path: Path) -> dict:
     """A torch file of tensors and plain types; never unpickles arbitrary objects."""
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
         raise RunStoreError(f"'{path}' is unreadable: {err}") from err
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path, framework: str = "numpy") -> Any:
     try:
-        return safe_open(path, framework="pt")
+        return safe_open(path, framework=framework)
     except (SafetensorError, OSError) as err:
         raise RunStoreError(f"'{path}' is not a readable safetensors file: {err}") from err
 
@@ -317,7 +321,9 @@ def _get(f: Any, key: str, path: Path) -> np.ndarray:
     if key not in f.keys():
         raise RunStoreError(f"'{path}' holds no '{key}'")
     try:
-        tensor = f.get_tensor(key)
-    except (SafetensorError, OSError, RuntimeError) as err:
+        if f.get_slice(key).get_dtype() == "BF16":  # numpy has no bfloat16: through torch
+            with _open(path, "pt") as g:
+                return np.asarray(g.get_tensor(key).float().numpy())
+        return np.asarray(f.get_tensor(key))
+    except (SafetensorError, OSError, RuntimeError, TypeError) as err:
         raise RunStoreError(f"'{path}' is malformed at '{key}': {err}") from err
-    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()

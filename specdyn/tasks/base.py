@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any
 
 from specdyn.config.schema import RunConfig
-from specdyn.spectral.pairs import Pair, PairGroup
+
+if TYPE_CHECKING:  # a task's presets and registry entry need no torch
+    import torch
+    from torch import Tensor, nn
+
+    from specdyn.spectral.pairs import Pair, PairGroup
 
 # split -> {"loss": float, "error": float, ...any extra scalars}
 Evaluation = dict[str, dict[str, float]]

@@ -9,22 +9,28 @@ follows ``seed`` unless set.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.modular import GrokkingData, modular_addition
-from specdyn.models.grokking import GrokkingModel, OneLayerTransformer, alignment_pairs
+from specdyn.data.configs import GrokkingData
+from specdyn.models.configs import GrokkingModel
 from specdyn.tasks.base import Evaluation, Experiment, Task
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
 
 Config = RunConfig[GrokkingModel, GrokkingData]
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    import torch  # here, not above: the presets and `specdyn tasks` need no torch
+    import torch.nn.functional as F
+
+    from specdyn.config import seeding
+    from specdyn.data.modular import modular_addition
+    from specdyn.models.grokking import OneLayerTransformer, alignment_pairs
+
     seeding.seed_initialisation(cfg.seed)
     p = cfg.data.modulus
     model = OneLayerTransformer(p, cfg.model).to(device)

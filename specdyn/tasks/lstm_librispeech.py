@@ -12,24 +12,30 @@ from :mod:`specdyn.data.speech`.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.batches import batch_indices
 from specdyn.data.chars import VOCAB_SIZE, corpus_error_rate, decode_ids, greedy_decode
-from specdyn.data.speech import TRAIN_SIZE, Speech, SpeechData, collate, load_speech
+from specdyn.data.configs import TRAIN_SIZE, SpeechData
 from specdyn.errors import ConfigError
-from specdyn.models.lstm import LSTMConfig, SpeechLSTM, alignment_pairs
+from specdyn.models.configs import LSTMConfig
 from specdyn.tasks.base import Evaluation, Experiment, Task
+
+if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
+    import torch
+    from torch import Tensor, nn
+
+    from specdyn.data.speech import Speech
 
 Config = RunConfig[LSTMConfig, SpeechData]
 
 
 def ctc_logits(model: nn.Module, feats: list[Tensor], labels: list[Tensor]) -> tuple[Tensor, ...]:
     """Log-probs (T, B, V), per-utterance CTC losses (B,) / target length, frames (B,)."""
+    import torch.nn.functional as F
+
+    from specdyn.data.speech import collate
+
     device = next(model.parameters()).device
     x, frames, y, y_len = collate(feats, labels)
     log_probs = model(x.to(device), frames)
@@ -40,17 +46,19 @@ def ctc_logits(model: nn.Module, feats: list[Tensor], labels: list[Tensor]) -> t
     return log_probs, losses / y_len.to(device).clamp(min=1), frames
 
 
-@torch.no_grad()
 def evaluate_speech(model: nn.Module, speech: Speech, batch_size: int = 64) -> dict[str, float]:
     """Mean CTC loss, CER ("error") and WER over ``speech``, greedy decoding."""
+    import torch
+
     feats, labels = speech
     order = sorted(range(len(feats)), key=lambda i: len(feats[i]))  # less padding
     loss, refs, hyps = 0.0, [], []
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        log_probs, losses, frames = ctc_logits(
-            model, [feats[i] for i in idx], [labels[i] for i in idx]
-        )
+        with torch.no_grad():
+            log_probs, losses, frames = ctc_logits(
+                model, [feats[i] for i in idx], [labels[i] for i in idx]
+            )
         loss += losses.sum().item()
         for b, i in enumerate(idx):
             hyps.append(decode_ids(greedy_decode(log_probs[: frames[b], b].cpu())))
@@ -63,6 +71,11 @@ def evaluate_speech(model: nn.Module, speech: Speech, batch_size: int = 64) -> d
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    from specdyn.config import seeding
+    from specdyn.data.batches import batch_indices
+    from specdyn.data.speech import load_speech
+    from specdyn.models.lstm import SpeechLSTM, alignment_pairs
+
     if cfg.model.vocab_size != VOCAB_SIZE:
         raise ConfigError(f"model.vocab_size must be {VOCAB_SIZE}, got {cfg.model.vocab_size}")
     splits, source = load_speech(cfg.data, cfg.model.n_mels)

@@ -15,23 +15,27 @@ inner matrices end up of much lower effective rank than with random labels.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import torch
-
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.batches import steps_per_epoch
-from specdyn.data.images import RandomLabelData, cifar_splits, relabelling
-from specdyn.models import mlp
+from specdyn.data.configs import RandomLabelData, steps_per_epoch
+from specdyn.models.configs import MLPConfig
 from specdyn.tasks.base import Experiment, Task
-from specdyn.tasks.common import classifier_functions
 
-PAPER_MODEL = mlp.MLPConfig()  # 3072 -> 256 -> 256 -> 256 -> 10
+if TYPE_CHECKING:
+    import torch
 
-Config = RunConfig[mlp.MLPConfig, RandomLabelData]
+PAPER_MODEL = MLPConfig()  # 3072 -> 256 -> 256 -> 256 -> 10
+
+Config = RunConfig[MLPConfig, RandomLabelData]
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    from specdyn.config import seeding  # here, not above: the presets need no torch
+    from specdyn.data.images import cifar_splits, relabelling
+    from specdyn.models import mlp
+    from specdyn.tasks.common import classifier_functions
+
     data = cfg.data
     relabel = relabelling(data)
     splits = cifar_splits(data, relabel)
@@ -51,7 +55,7 @@ def _preset(
     epochs: int,
     record_every: int,
     lr: float = 1e-3,
-    model: mlp.MLPConfig = PAPER_MODEL,
+    model: MLPConfig = PAPER_MODEL,
 ) -> Config:
     """Appendix A.7's optimisation for ``epochs``; evaluated every epoch, recorded every
     ``record_every`` epochs."""
@@ -76,7 +80,7 @@ PRESETS: dict[str, Config] = {
 # 256. lr 0.01 instead of 0.001 (raised for the CPU): 300 epochs of 39 steps at 0.01 move
 # the weights about as far (lr x steps = 117) as the paper's 105,300 steps at 0.001 (105).
 _CPU = RandomLabelData(source="standin", train_size=5_000, eval_size=1_000)
-_SMALL = mlp.MLPConfig(widths=(3072, 64, 64, 64, 10))
+_SMALL = MLPConfig(widths=(3072, 64, 64, 64, 10))
 PRESETS["cpu"] = _preset("cpu", _CPU, 5_000, 300, 5, lr=0.01, model=_SMALL)
 PRESETS["cpu-random"] = _preset(
     "cpu-random", dataclasses.replace(_CPU, labels="random"), 5_000, 300, 5, lr=0.01, model=_SMALL
@@ -89,7 +93,7 @@ PRESETS["tiny"] = dataclasses.replace(
         128,
         3,
         1,
-        model=mlp.MLPConfig(widths=(3072, 32, 32, 32, 10)),
+        model=MLPConfig(widths=(3072, 32, 32, 32, 10)),
     ),
     record=RecordConfig(every=4, top_k=8),
 )

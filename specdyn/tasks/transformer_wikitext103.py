@@ -13,44 +13,56 @@ the whole batch at once, in the memory of one part.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.batches import batch_indices
-from specdyn.data.tokens import TextData, contexts
+from specdyn.data.configs import TextData
 from specdyn.errors import ConfigError
-from specdyn.models.accumulate import AccumulatedLoss
-from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, alignment_pairs
+from specdyn.models.configs import TransformerLMConfig
 from specdyn.tasks.base import Evaluation, Experiment, Task
+
+if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
+    import torch
+    from torch import Tensor, nn
 
 Config = RunConfig[TransformerLMConfig, TextData]
 
 
 def next_token_loss(model: nn.Module, batch: Tensor) -> Tensor:
     """Mean cross-entropy of the next token: batch (B, context + 1) -> scalar."""
+    import torch.nn.functional as F
+
     logits = model(batch[:, :-1])  # (B, T, V)
     return F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
 
 
-@torch.no_grad()
 def evaluate_lm(model: nn.Module, data: Tensor, micro: int) -> dict[str, float]:
     """Mean loss and next-token error rate over every position of ``data`` (n, T + 1)."""
+    import torch
+    import torch.nn.functional as F
+
     device = next(model.parameters()).device
     loss, wrong = 0.0, 0
-    for start in range(0, len(data), micro):
-        batch = data[start : start + micro].to(device)
-        logits = model(batch[:, :-1]).float()  # (b, T, V)
-        targets = batch[:, 1:]
-        loss += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
-        wrong += (logits.argmax(-1) != targets).sum().item()
+    with torch.no_grad():
+        for start in range(0, len(data), micro):
+            batch = data[start : start + micro].to(device)
+            logits = model(batch[:, :-1]).float()  # (b, T, V)
+            targets = batch[:, 1:]
+            loss += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+            wrong += (logits.argmax(-1) != targets).sum().item()
     n = data[:, 1:].numel()
     return {"loss": loss / n, "error": wrong / n}
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    import torch
+
+    from specdyn.config import seeding
+    from specdyn.data.batches import batch_indices
+    from specdyn.data.tokens import contexts
+    from specdyn.models.accumulate import AccumulatedLoss
+    from specdyn.models.transformer_lm import TransformerLM, alignment_pairs
+
     data = cfg.data
     micro = data.micro_batch or data.batch_size
     if data.batch_size % micro:

@@ -17,43 +17,46 @@ The data lives in :mod:`specdyn.data.diffusion`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.batches import batch_indices, steps_per_epoch
-from specdyn.data.diffusion import (
-    MNIST_TRAIN,
-    DiffusionData,
-    EvalSet,
-    describe_data,
-    eval_set,
-    load_images,
-    noise_for_step,
-    subset,
-)
-from specdyn.models import unet
-from specdyn.models.unet import UNet, UNetConfig
+from specdyn.data.configs import MNIST_TRAIN, DiffusionData, steps_per_epoch
+from specdyn.models.configs import UNetConfig
 from specdyn.tasks.base import Evaluation, Experiment, Task
+
+if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
+    import torch
+    from torch import Tensor, nn
+
+    from specdyn.data.diffusion import EvalSet
 
 Config = RunConfig[UNetConfig, DiffusionData]
 
 
-@torch.no_grad()
 def diffusion_mse(model: nn.Module, data: EvalSet, alphas_bar: Tensor, batch: int = 1000) -> float:
     """Mean epsilon MSE over ``data`` (every pixel weighs the same), in batches."""
+    import torch
+
+    from specdyn.models import unet
+
     device = alphas_bar.device
     total = 0.0
-    for i in range(0, len(data.x0), batch):
-        x0, t, noise = (v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise))
-        total += unet.ddpm_loss(model, x0, t, noise, alphas_bar).item() * len(x0)
+    with torch.no_grad():
+        for i in range(0, len(data.x0), batch):
+            x0, t, noise = (v[i : i + batch].to(device) for v in (data.x0, data.t, data.noise))
+            total += unet.ddpm_loss(model, x0, t, noise, alphas_bar).item() * len(x0)
     return total / len(data.x0)
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    import torch
+
+    from specdyn.config import seeding
+    from specdyn.data.batches import batch_indices
+    from specdyn.data.diffusion import describe_data, eval_set, load_images, noise_for_step, subset
+    from specdyn.models import unet
+    from specdyn.models.unet import UNet
+
     seeding.seed_initialisation(cfg.seed)
     d = cfg.data
     model = UNet(cfg.model).to(device)

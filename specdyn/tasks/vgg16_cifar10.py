@@ -10,21 +10,25 @@ too when the real CIFAR-10 is used (the authors never looked at it). The data li
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import torch
-
-from specdyn.config import seeding
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
-from specdyn.data.batches import steps_per_epoch
-from specdyn.data.images import CifarData, cifar_splits
-from specdyn.models import vgg
+from specdyn.data.configs import CifarData, steps_per_epoch
+from specdyn.models.configs import VGGConfig
 from specdyn.tasks.base import Experiment, Task
-from specdyn.tasks.common import classifier_functions
 
-Config = RunConfig[vgg.VGGConfig, CifarData]
+if TYPE_CHECKING:
+    import torch
+
+Config = RunConfig[VGGConfig, CifarData]
 
 
 def build(cfg: Config, device: torch.device) -> Experiment:
+    from specdyn.config import seeding  # here, not above: the presets need no torch
+    from specdyn.data.images import cifar_splits
+    from specdyn.models import vgg
+    from specdyn.tasks.common import classifier_functions
+
     seeding.seed_initialisation(cfg.seed)
     model = vgg.VGG(cfg.model).to(device)
     splits = cifar_splits(cfg.data)
@@ -40,7 +44,7 @@ def build(cfg: Config, device: torch.device) -> Experiment:
 
 def _preset(
     name: str,
-    model: vgg.VGGConfig,
+    model: VGGConfig,
     data: CifarData,
     n_train: int,
     epochs: int,
@@ -65,7 +69,7 @@ def _preset(
 
 # paper: 45,000 train images (90% of 50,000) -> 351 steps per epoch, 57,564 steps.
 PRESETS: dict[str, Config] = {
-    "paper": _preset("paper", vgg.VGGConfig(), CifarData(), 45_000, 164, (82, 120, 160)),
+    "paper": _preset("paper", VGGConfig(), CifarData(), 45_000, 164, (82, 120, 160)),
 }
 # cpu: a quarter of the width (16 ... 128 channels) on 5,000 Fashion-MNIST stand-in images,
 # 1,000 evaluated per split; 20 epochs (780 steps) with the lr drops at the same fractions
@@ -75,7 +79,7 @@ PRESETS: dict[str, Config] = {
 # 780 steps the ranks fall by only ~0.04 (docs/vgg16-cifar10.md).
 PRESETS["cpu"] = _preset(
     "cpu",
-    vgg.VGGConfig(width=0.25),
+    VGGConfig(width=0.25),
     CifarData(source="standin", train_size=5_000, eval_size=1_000),
     5_000,
     20,
@@ -86,7 +90,7 @@ PRESETS["cpu"] = _preset(
 PRESETS["tiny"] = dataclasses.replace(
     _preset(
         "tiny",
-        vgg.VGGConfig(width=0.0625),
+        VGGConfig(width=0.0625),
         CifarData(source="synthetic", batch_size=32, train_size=128, eval_size=64),
         128,
         3,
