@@ -67,3 +67,17 @@ def test_no_package_imports_upward():
             for name in _imported(path) - allowed:
                 upward.append(f"{path.relative_to(ROOT)} imports specdyn.{name or '(top level)'}")
     assert upward == []
+
+
+def test_no_lazy_export_is_shadowed_by_a_submodule_of_its_name():
+    """A facade's name that is also its module's name (``data.resample`` in
+    ``data/resample.py``) would turn into the module once anything imports it."""
+    import ast
+
+    for init in ROOT.rglob("__init__.py"):
+        tree = ast.parse(init.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and isinstance(value, ast.Constant):
+                        assert not str(value.value).endswith("." + key.value), (init, key.value)

@@ -125,3 +125,18 @@ def test_the_store_names_the_recorders_scalar_metrics_in_order():
     from specdyn.store import layout
 
     assert tuple(SCALARS) == layout.SCALAR_METRICS
+
+
+def test_show_and_plot_of_a_plain_loop_run_say_what_made_it(tmp_path):
+    """No ``task: None`` line, and the loss panels say why they are empty (the Recorder
+    records spectra, not losses)."""
+    from specdyn.cli.show_cmd import summary
+    from specdyn.figures.panels import no_history
+
+    train_plain(tmp_path)
+    run = specdyn.open_run(tmp_path)
+    text = summary(run)
+    assert "None" not in text
+    assert "source:   a Recorder in a training loop" in text
+    assert "matrices: 3 (0, 2, 4)" in text and "steps:    4 recorded (0, 4, 8, 12)" in text
+    assert "the Recorder records spectra" in no_history(run)

@@ -25,9 +25,11 @@ def add_parser(sub: Subparsers) -> None:
         "--top-k",
         type=int,
         default=100,
-        help="singular vectors kept (default 100; 0: values only, no alignment or agreement)",
+        help="singular vectors kept (default: 100; 0: values only, no alignment or agreement)",
     )
-    p.add_argument("--pairs", default="auto", help="auto (default), none, or a JSON file of pairs")
+    p.add_argument(
+        "--pairs", default="auto", help="auto, none, or a JSON file of pairs (default: auto)"
+    )
     p.add_argument(
         "--metrics",
         choices=("default", "all"),

@@ -14,15 +14,15 @@ Subparsers = argparse._SubParsersAction  # of argparse.ArgumentParser
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:
     """The options of commands that run many points: where and how they run."""
-    p.add_argument("--backend", default="local", help="local (default) or ray")
-    p.add_argument("--workers", type=int, help="points at once (local default 1; ray: all)")
+    p.add_argument("--backend", default="local", help="local or ray (default: local)")
+    p.add_argument("--workers", type=int, help="points at once (default: 1 locally, all on Ray)")
     p.add_argument("--address", help="Ray cluster to join: auto or HOST:PORT (default: local)")
     p.add_argument(
         "--threads",
         type=int,
         help="torch threads per point (default: cores // workers; use 1 on shared cores)",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

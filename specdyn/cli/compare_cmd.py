@@ -10,7 +10,9 @@ from specdyn.cli.common import Subparsers
 
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("compare", help="draw Figure 2 with one row per run")
-    p.add_argument("run_dirs", type=Path, nargs="+")
+    p.add_argument(
+        "run_dirs", type=Path, nargs="+", metavar="RUN", help="run folders, one row each"
+    )
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="PNG to write")
     p.add_argument("--labels", nargs="+", default=[], help="row labels, one per run")
     p.set_defaults(handler=handle)

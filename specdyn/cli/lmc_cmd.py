@@ -17,14 +17,23 @@ def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("lmc", help="train trunks and branches; barriers and agreement of pairs")
     p.add_argument("task", help="task name (see `specdyn tasks`)")
     p.add_argument("--preset", help="preset name (default: the task's default)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--trunks", type=int, default=3, help="trunk seeds (3)")
-    p.add_argument("--branches", type=int, default=3, help="branch data orders per split (3)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field of the trunks and branches (repeatable)",
+    )
+    p.add_argument("--trunks", type=int, default=3, help="trunk seeds (default: 3)")
+    p.add_argument(
+        "--branches", type=int, default=3, help="branch data orders per split (default: 3)"
+    )
     p.add_argument("--splits", help="split steps, comma-separated (default: Appendix A.9's)")
     p.add_argument("--perturb", help="perturbation sizes eta, comma-separated (Figure 13)")
     p.add_argument("--perturb-step", type=int, help="split step of the perturbation (epoch 4)")
-    p.add_argument("--norm-batches", type=int, default=20, help="BatchNorm batches (20)")
-    p.add_argument("--out", default="runs", help="folder that holds the design (runs)")
+    p.add_argument("--norm-batches", type=int, default=20, help="BatchNorm batches (default: 20)")
+    p.add_argument("--out", default="runs", help="folder that holds the design (default: runs)")
     add_backend_arguments(p)
     p.set_defaults(handler=handle)
 

@@ -13,10 +13,15 @@ from specdyn.cli.run_cmd import resolve_device
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("lottery", help="retrain a run's rewound weights under a sparse mask")
     p.add_argument("run_dir", type=Path, help="a finished trunk run")
-    p.add_argument("--mask", choices=("magnitude", "random"), default="magnitude")
-    p.add_argument("--density", type=float, default=0.05, help="fraction kept (0.05)")
+    p.add_argument(
+        "--mask",
+        choices=("magnitude", "random"),
+        default="magnitude",
+        help="which weights the mask keeps: the largest, or random ones (default: magnitude)",
+    )
+    p.add_argument("--density", type=float, default=0.05, help="fraction kept (default: 0.05)")
     p.add_argument("--rewind-step", type=int, help="kept state to rewind to (end of epoch 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of a random mask (0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random mask (default: 0)")
     add_backend_arguments(p)
     p.set_defaults(handler=handle)
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from specdyn.cli import (
     analyze_cmd,
@@ -40,8 +40,24 @@ COMMANDS = (
 )
 
 
+class Formatter(argparse.HelpFormatter):
+    """Help that states every option's default one way, ``(default: X)``, unless its text
+    already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default in (None, False, [], argparse.SUPPRESS)
+        if "(default" in text or unset or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with usage mistakes reported like every other error: one line, exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"specdyn: error: {message} (see `{self.prog} --help`)\n")

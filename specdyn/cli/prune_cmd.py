@@ -11,10 +11,10 @@ from specdyn.cli.run_cmd import resolve_device
 
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("prune", help="evaluate a run's checkpoints with half their SVD pruned")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--fraction", type=float, default=0.5, help="top fraction kept (0.5)")
-    p.add_argument("--norm-batches", type=int, default=20, help="BatchNorm batches (20)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("run_dir", type=Path, metavar="RUN", help="a finished run that kept checkpoints")
+    p.add_argument("--fraction", type=float, default=0.5, help="top fraction kept (default: 0.5)")
+    p.add_argument("--norm-batches", type=int, default=20, help="BatchNorm batches (default: 20)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.set_defaults(handler=handle)
 
 

@@ -14,12 +14,18 @@ from specdyn.errors import ConfigError, SpecdynError
 
 def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("report", help="write an interactive HTML report of runs or sweeps")
-    p.add_argument("paths", type=Path, nargs="+", metavar="RUN_OR_SWEEP")
+    p.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="RUN_OR_SWEEP",
+        help="run folders, sweep folders or folders of runs",
+    )
     p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write")
     p.add_argument("--allow-mixed", action="store_true", help="allow runs of different tasks")
     p.add_argument("--watch", action="store_true", help="re-write the report until interrupted")
     p.add_argument(
-        "--every", type=float, help="seconds between re-writes with --watch (default 30)"
+        "--every", type=float, help="seconds between re-writes with --watch (default: 30)"
     )
     p.set_defaults(handler=handle)
 

@@ -20,7 +20,7 @@ def add_parser(sub: Subparsers) -> None:
         default="cpu",
         help="cpu (default: minutes here), paper (GPU) or tiny (seconds, a smoke test)",
     )
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     p.add_argument("--out", default="reproduce", help="folder for sweeps, figures and claims")
     add_backend_arguments(p)
     p.set_defaults(handler=handle)

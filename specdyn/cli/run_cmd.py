@@ -23,7 +23,7 @@ def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="train a task and record its spectral dynamics")
     p.add_argument("task", help="task name (see `specdyn tasks`)")
     p.add_argument("--preset", help="preset name (default: the task's default, `cpu`)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
     p.add_argument("--out", default="runs", help="folder that holds run folders (default: runs)")
     p.add_argument(
         "--set",

@@ -21,7 +21,7 @@ def add_parser(sub: Subparsers) -> None:
         help="a swept key and its values (repeatable; the points are the cross product; "
         "values of a tuple key are separated by ';')",
     )
-    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     p.add_argument(
         "--set",
         dest="overrides",

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from specdyn.data.idx import load_mnist, read_idx
     from specdyn.data.librispeech import Utterance, list_utterances, read_audio, utterance_features
     from specdyn.data.mel import log_mel, mel_filterbank
-    from specdyn.data.resample import resample
+    from specdyn.data.resampling import resample
     from specdyn.data.sources import DATASETS, SOURCES, Source
     from specdyn.data.standins import (
         fashion_as_cifar,
@@ -100,7 +100,7 @@ __getattr__ = lazy_exports(
         "utterance_features": "specdyn.data.librispeech",
         "log_mel": "specdyn.data.mel",
         "mel_filterbank": "specdyn.data.mel",
-        "resample": "specdyn.data.resample",
+        "resample": "specdyn.data.resampling",
         "DATASETS": "specdyn.data.sources",
         "SOURCES": "specdyn.data.sources",
         "Source": "specdyn.data.sources",

@@ -21,7 +21,7 @@ import numpy as np
 
 from specdyn.data.errors import DataError
 from specdyn.data.idx import load_mnist
-from specdyn.data.resample import resample
+from specdyn.data.resampling import resample
 from specdyn.data.wav import read_wav, write_wav
 from specdyn.store.atomic import write_atomic
 

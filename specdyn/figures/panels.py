@@ -43,14 +43,22 @@ def note_panel(ax: Axes, title: str, note: str) -> None:
     ax.set(title=title, xticks=[], yticks=[])
 
 
-NO_HISTORY = "no training history in this run\n(a checkpoint analysis records none)"
-NO_PAIRS = "no alignment pairs recorded\n(--pairs none, or values only)"
+NO_PAIRS = "no alignment pairs recorded\n(no pairs were given, or values only)"
+
+
+def no_history(run: Run) -> str:
+    """Why a run has no losses to draw, in words that fit what made it."""
+    if "checkpoints" in run.config:
+        return "no training history:\na checkpoint analysis reads weights only"
+    if not run.config.get("task"):
+        return "no training history:\nthe Recorder records spectra;\nlog losses in your loop"
+    return "no evaluation recorded yet"
 
 
 def error_panel(ax: Axes, run: Run) -> None:
     """Error of every split over steps (Fig. 2a); extra rates (e.g. WER) dashed."""
     if run.history.empty:
-        return note_panel(ax, "Error", NO_HISTORY)
+        return note_panel(ax, "Error", no_history(run))
     extra = [c for c in run.history.columns if c not in ("step", "split", "loss", "error")]
     label = error_label(run.config)
     for split, rows in run.history.groupby("split", sort=False):
@@ -66,7 +74,7 @@ def error_panel(ax: Axes, run: Run) -> None:
 def loss_panel(ax: Axes, run: Run) -> None:
     """Loss of every split over steps, log scale."""
     if run.history.empty:
-        return note_panel(ax, "Loss", NO_HISTORY)
+        return note_panel(ax, "Loss", no_history(run))
     for split, rows in run.history.groupby("split", sort=False):
         ax.plot(rows["step"], rows["loss"], label=split)
     ax.set(xlabel="step", ylabel="loss", yscale="log", title="Loss")
