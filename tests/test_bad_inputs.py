@@ -9,8 +9,11 @@ no new file or folder, and the run's own files untouched. docs/reliability.md li
 from __future__ import annotations
 
 import hashlib
+import json
+import random
 import shlex
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -21,6 +24,7 @@ from specdyn.cli.main import main
 from specdyn.store import layout
 
 TABLE = Path(__file__).with_name("bad_inputs.tsv")
+RUN_NAME = "grokking-tiny-96fb30a7"  # the tiny grokking run's folder name (tests/test_golden.py)
 # Prefixes a command in the table may start with, to keep its lines short.
 PREFIXES = {
     "$TINY": "--preset tiny --no-progress --out {tmp}/runs",
@@ -39,6 +43,41 @@ def _spectra(run: Path) -> Path:
     return layout.step_files(run / layout.SPECTRA)[-1]
 
 
+def _final_checkpoint(run: Path) -> Path:
+    return layout.step_files(run / layout.CHECKPOINTS)[-1]
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _flip_tensor_data(path: Path) -> None:
+    """One bit flipped in the middle of a safetensors file's data: the header still reads."""
+    header = int.from_bytes(path.read_bytes()[:8], "little")
+    _flip(path, 8 + header + (path.stat().st_size - 8 - header) // 2)
+
+
+def _flip_zip_member(path: Path) -> None:
+    """One bit flipped inside the largest member of a torch (zip) file."""
+    with zipfile.ZipFile(path) as archive:
+        info = max(archive.infolist(), key=lambda i: i.file_size)
+    local = path.read_bytes()[info.header_offset : info.header_offset + 30]
+    start = info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+    _flip(path, start + int.from_bytes(local[28:30], "little") + info.file_size // 2)
+
+
+def _edit_config(run: Path, change: Callable[[dict], object]) -> None:
+    config = json.loads((run / layout.CONFIG).read_text())
+    change(config)
+    (run / layout.CONFIG).write_text(json.dumps(config))
+
+
+def _huge_header(path: Path) -> None:
+    path.write_bytes((2**62).to_bytes(8, "little") + path.read_bytes()[8:])
+
+
 BREAKS: dict[str, Callable[[Path], object]] = {
     "config-list": lambda run: (run / layout.CONFIG).write_text("[1, 2]"),
     "config-invalid": lambda run: (run / layout.CONFIG).write_text('{"task": '),
@@ -48,6 +87,31 @@ BREAKS: dict[str, Callable[[Path], object]] = {
     "spectra-gone": lambda run: shutil.rmtree(run / layout.SPECTRA),
     "spectra-truncated": lambda run: _truncate(_spectra(run)),
     "artifacts-garbage": lambda run: (run / layout.ARTIFACTS).write_bytes(b"\x08" + b"\x00" * 7),
+    "checkpoint-random": lambda run: _final_checkpoint(run).write_bytes(
+        random.Random(0).randbytes(_final_checkpoint(run).stat().st_size)
+    ),
+    "checkpoint-bitflip": lambda run: _flip_tensor_data(_final_checkpoint(run)),
+    "checkpoint-huge-header": lambda run: _huge_header(_final_checkpoint(run)),
+    "checkpoint-truncated": lambda run: _truncate(_final_checkpoint(run)),
+    "checkpoint-extended": lambda run: _final_checkpoint(run).write_bytes(
+        _final_checkpoint(run).read_bytes() + b"\x00" * 16
+    ),
+    "spectra-bitflip": lambda run: _flip_tensor_data(layout.step_files(run / layout.SPECTRA)[1]),
+    "agreement-bitflip": lambda run: _flip_tensor_data(run / layout.AGREEMENT),
+    "agreement-random": lambda run: (run / layout.AGREEMENT).write_bytes(
+        random.Random(1).randbytes(4096)
+    ),
+    "state-bitflip": lambda run: _flip_zip_member(run / layout.STATE),
+    "state-truncated": lambda run: _truncate(run / layout.STATE),
+    "metrics-bitflip": lambda run: _flip(run / layout.METRICS, 64),
+    "history-bitflip": lambda run: _flip(run / layout.HISTORY, 64),
+    "config-steps-text": lambda run: _edit_config(run, lambda c: c["train"].update(steps="twenty")),
+    "config-lr-text": lambda run: _edit_config(run, lambda c: c["optim"].update(lr="fast")),
+    "config-top-k-float": lambda run: _edit_config(run, lambda c: c["record"].update(top_k=2.5)),
+    "config-at-text": lambda run: _edit_config(run, lambda c: c["record"].update(at="5,10")),
+    "config-task-unknown": lambda run: _edit_config(run, lambda c: c.update(task="nosuch")),
+    "config-model-list": lambda run: _edit_config(run, lambda c: c.update(model=[1])),
+    "config-hash-number": lambda run: _edit_config(run, lambda c: c.update(hash=5)),
 }
 
 
@@ -94,7 +158,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     tiny_run, tmp_path, monkeypatch, capsys, case
 ):
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / RUN_NAME  # where `$GROK` finds it: a resume of that run
     shutil.copytree(tiny_run, run)
     if case.broken:
         BREAKS[case.broken](run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers, add_backend_arguments, execution
+from specdyn.cli.common import Subparsers, add_backend_arguments, execution, open_checked_run
 from specdyn.cli.run_cmd import resolve_device
 
 
@@ -29,6 +29,7 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.store.reader import open_run
 
     resolve_device(args.device)
+    trunk = open_checked_run(args.run_dir)  # a damaged file fails here, before any work
     run = execution(args)
     run.check()
     ((path, outcome),) = lottery_branches(
@@ -39,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
         print("specdyn: the lottery branch failed; run the command again", file=sys.stderr)
         return 1
     print(path)
-    trunk, branch = open_run(args.run_dir), open_run(path)
+    branch = open_run(path)
     train = branch.history[branch.history["split"] == "train"]
     print(f"final train loss {train['loss'].iloc[-1]:.4g}, error {train['error'].iloc[-1]:.4g}")
     siblings = [open_run(p) for p in same_design(path)]

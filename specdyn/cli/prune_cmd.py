@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 from specdyn.cli.run_cmd import resolve_device
 
 
@@ -22,8 +22,8 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.analyses.prune_run import prune_run
     from specdyn.figures.checkpoints import prune_figure
     from specdyn.store import layout
-    from specdyn.store.reader import open_run
 
+    run = open_checked_run(args.run_dir)  # a damaged file fails here, before any work
     report = prune_run(args.run_dir, args.fraction, resolve_device(args.device), args.norm_batches)
     table = report.table[report.table["fraction"] == args.fraction]
     last = table[table["step"] == table["step"].max()]
@@ -33,6 +33,5 @@ def handle(args: argparse.Namespace) -> int:
         f"{report.reused} matrices, {report.decomposed} decomposed"
     )
     name = "prune.png" if args.fraction == 0.5 else f"prune-{args.fraction:g}.png"
-    run = open_run(args.run_dir)
     print(prune_figure([run], run.path / layout.FIGURES / name, args.fraction))
     return 0

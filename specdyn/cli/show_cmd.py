@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 from specdyn.record.diagnostics import model_summary, whole_matrices
-from specdyn.store.reader import Run, open_run
+from specdyn.store.reader import Run
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -21,7 +21,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    run = open_run(args.run_dir)
+    run = open_checked_run(args.run_dir)
     for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
         print(f"specdyn: warning: {gap}", file=sys.stderr)
     print(summary(run))

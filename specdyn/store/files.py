@@ -4,19 +4,28 @@ below) and state.pt (tensors and plain types only; a pickled object is refused).
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 
 import torch
 
+from specdyn.config.rules import is_type
+from specdyn.config.schema import OptimConfig, RecordConfig, TrainConfig
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
+from specdyn.store.verify import torch_file_problem
 
 # config.json: field -> the types it may hold; "task" is required, the others optional
 CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
     "task": (str, type(None)),
     "preset": (str, type(None)),
     "seed": (int, type(None)),
+    "data_seed": (int, type(None)),
+    "hash": (str,),
     "data_source": (str, type(None)),
+    "model": (dict,),
+    "data": (dict,),
+    "optim": (dict,),
     "figures": (dict,),
     "environment": (dict,),
     "record": (dict,),
@@ -47,7 +56,35 @@ def read_config(path: Path, missing_ok: bool = False) -> dict | None:
             raise RunStoreError(
                 f"'{config_path}' field '{key}' is a {kind}, not {types[0].__name__}"
             )
+    _check_sections(config, config_path)
     return config
+
+
+# the sections every task shares, whose fields' types config.json must keep
+SECTION_TYPES = {"optim": OptimConfig, "train": TrainConfig, "record": RecordConfig}
+
+
+def _check_sections(config: dict, config_path: Path) -> None:
+    """RunStoreError for a field of a shared section whose value has the wrong type (a
+    field unknown here, from a newer version, is left alone)."""
+    for section, cls in SECTION_TYPES.items():
+        values = config.get(section)
+        if not isinstance(values, dict):
+            continue
+        hints = typing.get_type_hints(cls)
+        for name, value in values.items():
+            plain = _tuples(value)
+            if name in hints and not is_type(plain, hints[name]):
+                kind = getattr(hints[name], "__name__", str(hints[name]))
+                raise RunStoreError(
+                    f"'{config_path}' field '{section}.{name}' is {json.dumps(value)}, "
+                    f"not of type {kind}"
+                )
+
+
+def _tuples(value: object) -> object:
+    """JSON lists as tuples, as the config dataclasses hold them."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def read_state(path: Path) -> dict | None:
@@ -56,6 +93,9 @@ def read_state(path: Path) -> dict | None:
     state_path = path / layout.STATE
     if not state_path.exists():
         return None
+    problem = torch_file_problem(state_path)
+    if problem is not None:
+        raise RunStoreError(f"resume state '{state_path}' {problem}")
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"

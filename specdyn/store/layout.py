@@ -55,6 +55,9 @@ HISTORY_KEY = ("step", "split")  # a row's unique key: a later write of it repla
 METRICS_KEY = ("step", "matrix", "metric")
 AGREEMENT_METRIC = "agreement"  # metrics rows written by the finish step
 
+# metadata key of every safetensors file of a run: the SHA-256 of its data (store.verify)
+CHECKSUM = "sha256"
+
 # tensor keys: a spectra file holds values, vectors and alignment diagonals per step
 AGREEMENT_STEPS = "steps"
 

@@ -7,6 +7,8 @@ the whole table to its own file (``metrics.parquet``) and removes the parts, old
 Reading merges the table's file and then its parts in order. A row's key (e.g. step +
 split) is unique: the last write of a key wins, so a resumed or repeated step never shows
 up twice, and a crash between two parts, or inside a compaction, leaves a readable table.
+Every page carries a CRC-32, checked when it is read: a damaged table is refused, not read
+as other numbers.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def combine(
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path, page_checksum_verification=True)
     except Exception as err:  # pyarrow raises several types for a malformed file
         raise RunStoreError(f"cannot read table '{path}': {err}") from err
     missing = [c for c in columns if c not in frame.columns]
@@ -126,5 +128,5 @@ class Table:
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    frame.to_parquet(buffer, index=False, write_page_checksum=True)  # checked when read
     write_bytes(path, buffer.getbuffer())

@@ -16,6 +16,7 @@ from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
 from specdyn.store.reader import open_run, read_config
+from specdyn.store.verify import check_run_files
 from specdyn.store.writer import RunWriter
 from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
@@ -55,6 +56,7 @@ def train(
             last = cfg.train.steps
             info = lambda: describe(cfg, exp, device)  # noqa: E731
             start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
+            check_run_files(writer.path, last)
             hooks = branch or BranchStart({})
             recorder = _recorder(cfg, writer, exp)
             state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
