@@ -24,6 +24,7 @@ from specdyn.cli.main import main
 from specdyn.store import layout
 
 TABLE = Path(__file__).with_name("bad_inputs.tsv")
+NON_UTF8 = b"\xff".decode("utf-8", "surrogateescape")  # a name as a Linux shell may pass it
 RUN_NAME = "grokking-tiny-96fb30a7"  # the tiny grokking run's folder name (tests/test_golden.py)
 # Prefixes a command in the table may start with, to keep its lines short.
 PREFIXES = {
@@ -144,6 +145,12 @@ def read_table(path: Path = TABLE) -> list[Case]:
 CASES = read_table()
 
 
+def _fill(arg: str, names: dict[str, str]) -> str:
+    for name, value in names.items():
+        arg = arg.replace(name, value)
+    return arg
+
+
 def _snapshot(root: Path) -> dict[str, str]:
     """Every path under ``root`` -> a digest of its content ("dir" for folders)."""
     return {
@@ -166,7 +173,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     before = _snapshot(tmp_path)
-    argv = [a.replace("{run}", str(run)).replace("{tmp}", str(tmp_path)) for a in case.argv]
+    names = {"{run}": str(run), "{tmp}": str(tmp_path), "{nonutf8}": NON_UTF8}
+    argv = [_fill(a, names) for a in case.argv]
     try:
         code = main(argv)
     except SystemExit as exit:  # argparse's own exit

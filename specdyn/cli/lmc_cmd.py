@@ -35,6 +35,7 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
     from specdyn.config.overrides import apply_overrides, run_hash
     from specdyn.figures.checkpoints import draw_lmc
+    from specdyn.store.atomic import check_path_name
     from specdyn.tasks.registry import get_preset
 
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
@@ -47,6 +48,7 @@ def handle(args: argparse.Namespace) -> int:
         cfg, args.trunks, args.branches, splits, etas, step if etas else 0, args.norm_batches
     )
     lmc.check(design)
+    check_path_name(Path(args.out))
     resolve_device(args.device)
     run = execution(args)
     run.check()

@@ -37,7 +37,11 @@ def handle(args: argparse.Namespace) -> int:
     )
     if outcome.state != "done":
         print(f"failed {outcome.seconds:7.1f}s  {path}  {outcome.error}")
-        print("specdyn: the lottery branch failed; run the command again", file=sys.stderr)
+        print(
+            f"specdyn: error: the lottery branch failed ({outcome.error}); what it had written "
+            "was removed",
+            file=sys.stderr,
+        )
         return 1
     print(path)
     branch = open_run(path)

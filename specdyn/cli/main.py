@@ -92,7 +92,8 @@ def _handle(args: argparse.Namespace, argv: list[str]) -> int:
 class _PipeGuard:
     """stdout that outlives its reader: once the pipe is closed (`specdyn analyze ... |
     head -1`), output goes to /dev/null and the command runs to its end instead of
-    stopping half-way with its files half-written; ``main`` then exits with 141."""
+    stopping half-way with its files half-written; ``main`` then exits with 141. A path
+    that is not UTF-8 is printed with U+FFFD in place of its bad bytes, not a traceback."""
 
     def __init__(self, stream: TextIO):
         self.stream, self.broken = stream, False
@@ -100,10 +101,17 @@ class _PipeGuard:
     def write(self, text: str) -> int:
         if not self.broken:
             try:
-                return self.stream.write(text)
+                return self._write(text)
             except BrokenPipeError:
                 self._break()
         return len(text)
+
+    def _write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:  # a path whose name is not UTF-8: shown with U+FFFD
+            raw = text.encode("utf-8", "surrogateescape")
+            return self.stream.write(raw.decode("utf-8", "replace"))
 
     def flush(self) -> None:
         if not self.broken:

@@ -30,9 +30,11 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.cli.run_cmd import resolve_device
     from specdyn.reproduce.run import reproduce_one
     from specdyn.reproduce.targets import get_target
+    from specdyn.store.atomic import check_path_name
     from specdyn.sweep.spec import parse_seeds
 
     resolve_device(args.device)
+    check_path_name(Path(args.out))
     target = get_target(args.figure)
     seeds = parse_seeds(args.seeds)
     tasks = args.task or list(target.tasks)

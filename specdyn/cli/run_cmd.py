@@ -13,6 +13,7 @@ from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
+from specdyn.store.atomic import check_path_name
 from specdyn.tasks.registry import get_preset
 
 
@@ -42,6 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     device = resolve_device(args.device)
     run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
+    check_path_name(run_dir)  # before the folder is announced
     print(run_dir, flush=True)
     train(cfg, run_dir, device, progress=not args.no_progress)
     return 0

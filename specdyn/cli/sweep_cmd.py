@@ -37,10 +37,12 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.cli.run_cmd import resolve_device
+    from specdyn.store.atomic import check_path_name
     from specdyn.sweep.runner import run_sweep, summary_lines
     from specdyn.sweep.spec import SweepSpec, base_config, parse_grid_args, parse_seeds
 
     resolve_device(args.device)  # a bad device fails here, before any point starts
+    check_path_name(Path(args.out))
     spec = SweepSpec(args.task, args.preset, overrides=tuple(args.overrides))
     grid = parse_grid_args(args.grid, base_config(spec))
     spec = SweepSpec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import typing
+import warnings
 from pathlib import Path
 
 import torch
@@ -93,17 +94,38 @@ def read_state(path: Path) -> dict | None:
     state_path = path / layout.STATE
     if not state_path.exists():
         return None
-    problem = torch_file_problem(state_path)
-    if problem is not None:
-        raise RunStoreError(f"resume state '{state_path}' {problem}")
-    try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RunStoreError(f"resume state '{state_path}' is unreadable: {reason}") from None
+    state = load_torch_file(state_path, "resume state ")
     if not isinstance(state, dict):
         raise RunStoreError(f"resume state '{state_path}' holds a {type(state).__name__}")
     return state
+
+
+def load_torch_file(path: Path, what: str = "") -> object:
+    """``torch.load(weights_only=True)`` of a run's torch file, its CRC-32s checked first;
+    a damaged file or a pickle that needs code is one RunStoreError line (``what``: how
+    the message names the file, e.g. "resume state "), torch's warnings kept quiet."""
+    problem = torch_file_problem(path)
+    if problem is not None:
+        raise RunStoreError(f"{what}'{path}' {problem}")
+    try:
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": the error says it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
+        raise RunStoreError(f"{what}'{path}' is unreadable: {load_failure(err)}") from None
+
+
+def load_failure(err: Exception) -> str:
+    """torch.load's reason in one line: what weights_only refused, or the first line."""
+    text = str(err).strip()
+    _, marker, detail = text.partition("WeightsUnpickler error:")
+    if marker:
+        detail = " ".join(detail.split()).split(" Please use")[0].split(" Check the doc")[0]
+        return (
+            "it holds more than tensors and plain types, refused without running it "
+            f"(torch.load weights_only=True: {detail.strip() or 'unsupported content'})"
+        )
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def has_records(path: Path) -> bool:

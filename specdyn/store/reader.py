@@ -19,9 +19,9 @@ from safetensors import SafetensorError, safe_open
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
-from specdyn.store.files import has_records, read_config, read_state
+from specdyn.store.files import has_records, load_torch_file, read_config, read_state
 from specdyn.store.tables import read_table
-from specdyn.store.verify import check_run_files, torch_file_problem
+from specdyn.store.verify import check_run_files
 
 __all__ = ["Run", "open_run", "read_config", "read_state", "has_records"]
 
@@ -307,13 +307,10 @@ class Run:
 
 def load_torch(path: Path) -> dict:
     """A torch file of tensors and plain types; never unpickles arbitrary objects."""
-    problem = torch_file_problem(path)
-    if problem is not None:
-        raise RunStoreError(f"'{path}' {problem}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
-        raise RunStoreError(f"'{path}' is unreadable: {err}") from err
+    loaded = load_torch_file(path)
+    if not isinstance(loaded, dict):
+        raise RunStoreError(f"'{path}' holds a {type(loaded).__name__}, not a dict")
+    return loaded
 
 
 def _open(path: Path) -> Any:

@@ -19,7 +19,13 @@ from torch import Tensor
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout, lock
-from specdyn.store.atomic import remove_temporaries, write_bytes, write_error, write_json
+from specdyn.store.atomic import (
+    check_path_name,
+    remove_temporaries,
+    write_bytes,
+    write_error,
+    write_json,
+)
 from specdyn.store.tables import Table
 from specdyn.store.verify import with_checksum
 
@@ -29,6 +35,7 @@ class RunWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        check_path_name(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
