@@ -121,10 +121,13 @@ def load_failure(err: Exception) -> str:
     _, marker, detail = text.partition("WeightsUnpickler error:")
     if marker:
         detail = " ".join(detail.split()).split(" Please use")[0].split(" Check the doc")[0]
-        return (
-            "it holds more than tensors and plain types, refused without running it "
-            f"(torch.load weights_only=True: {detail.strip() or 'unsupported content'})"
-        )
+        detail = detail.strip() or "unsupported content"
+        if "global" in detail:
+            return (
+                "it needs code execution to load, refused without running it "
+                f"(torch.load weights_only=True: {detail})"
+            )
+        return f"it is a pickle that torch.load weights_only=True cannot read ({detail})"
     return text.splitlines()[0] if text else type(err).__name__
 
 
