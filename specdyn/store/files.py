@@ -116,19 +116,28 @@ def load_torch_file(path: Path, what: str = "") -> object:
 
 
 def load_failure(err: Exception) -> str:
-    """torch.load's reason in one line: what weights_only refused, or the first line."""
+    """torch.load's reason in one line: what weights_only refused (torch wraps it in
+    paragraphs of advice), or the error's first line."""
     text = str(err).strip()
-    _, marker, detail = text.partition("WeightsUnpickler error:")
-    if marker:
-        detail = " ".join(detail.split()).split(" Please use")[0].split(" Check the doc")[0]
-        detail = detail.strip() or "unsupported content"
-        if "global" in detail:
-            return (
-                "it needs code execution to load, refused without running it "
-                f"(torch.load weights_only=True: {detail})"
-            )
-        return f"it is a pickle that torch.load weights_only=True cannot read ({detail})"
-    return text.splitlines()[0] if text else type(err).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not text.startswith("Weights only load failed"):
+        return lines[0] if lines else type(err).__name__
+    detail = ""
+    for index, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            rest = line.partition("WeightsUnpickler error:")[2].strip()
+            detail = rest or (lines[index + 1] if index + 1 < len(lines) else "")
+            break
+        if "GLOBAL" in line or "nsupported" in line:
+            detail = line
+            break
+    detail = detail.split(" Please use")[0].strip() or "unsupported content"
+    if "GLOBAL" in detail:
+        return (
+            "it needs code execution to load, refused without running it "
+            f"(torch.load weights_only=True: {detail})"
+        )
+    return f"it is a pickle that torch.load weights_only=True cannot read ({detail})"
 
 
 def has_records(path: Path) -> bool:

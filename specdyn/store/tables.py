@@ -100,12 +100,12 @@ class Table:
 
     def drop_after(self, step: int) -> None:
         """Forget every row recorded after ``step`` (used when a run resumes)."""
-        frame = read_table(self.path, self.columns, self.key)
+        frame = self.frame
         self._replace(frame[frame["step"] <= step].reset_index(drop=True))
 
     def drop_rows(self, where: Callable[[pd.DataFrame], pd.Series]) -> None:
         """Forget the rows for which ``where(frame)`` is True, compacting the table."""
-        frame = read_table(self.path, self.columns, self.key)
+        frame = self.frame
         self._replace(frame[~where(frame)].reset_index(drop=True))
 
     def compact(self, force: bool = False) -> None:
