@@ -67,8 +67,8 @@ def ray_instance() -> Iterator[None]:
 
 def file_times(run_dir: Path) -> dict[str, int]:
     """Modification time of every file of a run folder but its lock file (which a writer
-    opens, and stamps with its PID, each time it takes the run): what a rerun of a
-    finished run must leave unchanged."""
+    creates when the folder has none): what a rerun of a finished run must leave
+    unchanged."""
     return {
         p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.is_file() and p.name != ".lock"
     }

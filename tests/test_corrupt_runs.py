@@ -138,7 +138,7 @@ def test_a_truncated_table_is_named_and_kept(run_copy, capsys):
     before = _files(run_copy)
     for argv in (["show", run_copy], ["plot", run_copy], TINY + [run_copy.parent]):
         code, _, err = _cli(capsys, *argv)
-        _one_error(code, err, f"cannot read table '{metrics}'")
+        _one_error(code, err, f"'{metrics}'", "Parquet")
     assert _files(run_copy) == before
 
 

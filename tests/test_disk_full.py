@@ -65,3 +65,23 @@ def test_a_failed_write_is_one_line_and_the_run_resumes(
 def test_other_errors_name_their_reason(code, text):
     err = atomic.write_error(Path("RUN/state.pt"), OSError(code, "x"))
     assert str(err) == f"{text} and run the same command again to resume"
+
+
+@pytest.mark.parametrize("out", [None, "new/figs"])
+def test_plot_on_a_full_disk_writes_every_figure_or_none(
+    tiny_run, tmp_path, capsys, monkeypatch, out
+):
+    """The disk fills at figure.png, the last of the PNGs: it used to leave the six before
+    it; now none is written, no temporary stays, and a folder made for them is removed."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns(layout.FIGURES))
+    before = sorted(tmp_path.rglob("*"))
+    _fail_on(monkeypatch, "figure.png", errno.ENOSPC)
+    argv = ["plot", str(run)] + (["--out", str(tmp_path / out)] if out else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no space left on device while writing" in err
+    assert "figure.png" in err
+    assert sorted(tmp_path.rglob("*")) == before

@@ -18,7 +18,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -113,8 +112,9 @@ def _check_specdyn(argv: list[str], where: str) -> None:
 
 
 def _check_extras(argv: list[str], where: str) -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    known = set(extras["optional-dependencies"])
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    known = set(re.findall(r"^([\w-]+) = \[", section, re.M))
     for arg in argv:
         if m := re.fullmatch(r"-?e?\s*\.?\[([\w,-]+)\]", arg.strip("'\"")):
             assert set(m.group(1).split(",")) <= known, f"{where}: unknown extra in {arg}"

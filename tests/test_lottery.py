@@ -88,3 +88,48 @@ def test_a_folder_holding_another_branch_is_refused(trunk, capsys):
     (path / layout.BRANCH).write_text(json.dumps(saved | {"mask_seed": 7}))
     assert main(["lottery", str(trunk), "--density", "0.5", "--rewind-step", "2"]) == 2
     assert "holds a different branch" in capsys.readouterr().err
+
+
+class _Marker:
+    """A pickled object that would create ``path`` when unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_a_kept_state_that_needs_code_is_refused_in_one_line_before_any_branch(
+    trunk, tmp_path, capsys
+):
+    """It used to be refused by the worker as torch's multi-line message, exit 1, with the
+    branch folder (branch.json, mask) left behind."""
+    fresh = tmp_path / "copy"
+    shutil.copytree(trunk, fresh, ignore=shutil.ignore_patterns("branches", "figures"))
+    marker = tmp_path / "ran"
+    state = layout.state_file(fresh / layout.STATES, 2)
+    torch.save({"step": 2, "model": _Marker(marker)}, state)
+    assert main(["lottery", str(fresh), "--rewind-step", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("specdyn: error: "), err
+    assert "refused without running it" in err and "Unsupported global" in err
+    assert not marker.exists() and not (fresh / layout.BRANCHES).exists()
+
+
+def test_a_branch_that_fails_in_training_leaves_no_folder(trunk, tmp_path, capsys, monkeypatch):
+    import specdyn.analyses.lottery as lottery_module
+
+    fresh = tmp_path / "copy"
+    shutil.copytree(trunk, fresh, ignore=shutil.ignore_patterns("branches", "figures"))
+
+    def failing(points, execution):
+        from specdyn.sweep.worker import Outcome
+
+        return [Outcome("failed", "DivergedError: training loss is nan at step 3") for _ in points]
+
+    monkeypatch.setattr(lottery_module, "run_branches", failing)
+    assert main(["lottery", str(fresh), "--rewind-step", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the lottery branch failed (DivergedError" in err
+    assert not (fresh / layout.BRANCHES).exists()

@@ -19,6 +19,7 @@ import torch
 from forked import start_cli
 from safetensors.torch import load_file
 
+from specdyn import open_run
 from specdyn.cli.main import main
 from specdyn.store import layout
 
@@ -43,16 +44,44 @@ def _child_env() -> dict[str, str]:
     return os.environ | {"PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
 
 
-def test_closed_stdout_exits_quietly_with_status_0():
-    """The reader of the pipe is gone before the first write: EPIPE on a real pipe."""
+def test_closed_stdout_exits_quietly_with_status_141():
+    """The reader of the pipe is gone before the first write: EPIPE on a real pipe. The
+    status is a killed pipe writer's (128 + SIGPIPE), so `set -o pipefail` notices."""
     cmd = [sys.executable, "-m", "specdyn.cli.main", "tasks"]
     child = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert child.stdout is not None and child.stderr is not None
     child.stdout.close()
     with child.stderr:
         stderr = child.stderr.read()
-    assert child.wait(timeout=300) == 0
+    assert child.wait(timeout=300) == 141
     assert stderr == b""
+
+
+def test_analyze_into_a_closed_pipe_still_records_every_checkpoint(tmp_path):
+    """`specdyn analyze ... | head -1` used to stop after the first checkpoint, exit 0,
+    and leave a run folder with no metrics.parquet and no agreement."""
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(0)
+    (tmp_path / "ckpts").mkdir()
+    for step in (100, 200):
+        shapes = {"layers.0.weight": (8, 6), "layers.1.weight": (5, 8)}
+        state = {name: torch.randn(*shape, generator=g) for name, shape in shapes.items()}
+        save_file(state, tmp_path / "ckpts" / f"step_{step}.safetensors")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "specdyn.cli.main", "analyze", str(tmp_path / "ckpts")]
+    child = subprocess.Popen(
+        [*cmd, "--out", str(out)], env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.readline()  # what `head -1` reads before it closes the pipe
+    child.stdout.close()
+    with child.stderr:
+        stderr = child.stderr.read()
+    assert child.wait(timeout=300) == 141, stderr
+    run = open_run(out, verify=True)
+    assert run.steps.tolist() == [100, 200] and run.gaps() == []
+    assert (out / layout.METRICS).exists() and (out / layout.AGREEMENT).exists()
 
 
 def _interrupt(out: Path, signum: int) -> tuple[int, str]:

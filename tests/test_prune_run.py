@@ -81,3 +81,36 @@ def test_prune_refuses_bad_input(mlp_run, tmp_path, capsys):
     assert main(["prune", str(bare)]) == 2
     assert "saved no checkpoints" in capsys.readouterr().err
     assert not (bare / layout.ANALYSES).exists()
+
+
+def test_prune_that_fails_at_a_later_checkpoint_leaves_no_part(
+    mlp_run, tmp_path, capsys, monkeypatch
+):
+    """Steps 0 and 4 written as parts, step 8 fails: the parts used to stay behind (7 files
+    under analyses/prune/parts/); now the folder is as it was before the command."""
+    import specdyn.analyses.prune_run as prune_module
+
+    fresh = tmp_path / "copy"
+    shutil.copytree(mlp_run, fresh, ignore=shutil.ignore_patterns("analyses", "figures"))
+    before = sorted(p.relative_to(fresh) for p in fresh.rglob("*"))
+    real = prune_module.pruned_states
+
+    def failing_at_8(run, step, *rest):
+        if step == 8:
+            raise RuntimeError("the checkpoint of step 8 does not fit the model")
+        return real(run, step, *rest)
+
+    monkeypatch.setattr(prune_module, "pruned_states", failing_at_8)
+    with pytest.raises(RuntimeError, match="step 8"):
+        main(["prune", str(fresh)])
+    assert sorted(p.relative_to(fresh) for p in fresh.rglob("*")) == before
+
+
+def test_prune_of_a_damaged_checkpoint_is_one_line_before_any_work(mlp_run, tmp_path, capsys):
+    fresh = tmp_path / "copy"
+    shutil.copytree(mlp_run, fresh, ignore=shutil.ignore_patterns("analyses", "figures"))
+    layout.step_file(fresh / layout.CHECKPOINTS, 4).write_bytes(b"\x10" + b"\x00" * 40)
+    assert main(["prune", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "step_00000004.safetensors" in err
+    assert not (fresh / layout.ANALYSES).exists()

@@ -16,6 +16,7 @@ from specdyn import open_run
 from specdyn.errors import RunStoreError
 from specdyn.store import RunWriter, layout
 from specdyn.store.atomic import write_atomic
+from specdyn.store.verify import with_checksum
 from specdyn.store.writer import serialize
 
 
@@ -181,12 +182,15 @@ def test_a_writer_that_recreates_its_file_still_gets_the_umask_mode(tmp_path):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 def test_serialize_writes_the_bytes_safetensors_torch_writes(dtype):
     """The NumPy route (every dtype but bfloat16) gives byte for byte what
-    ``safetensors.torch.save`` gives, views and non-contiguous tensors included."""
+    ``safetensors.torch.save`` gives, views and non-contiguous tensors included (with the
+    data's checksum added to the header either way)."""
     g = torch.Generator().manual_seed(0)
     base = torch.randn(6, 5, generator=g).to(dtype)
     tensors = {"b.view": base[1:4], "a.t": base.T, "c.int": torch.arange(3), "d.mask": base > 0}
     meta = {"step": "7"}
     data = serialize(tensors, meta)
-    assert data == save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta)
+    assert data == with_checksum(
+        save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta)
+    )
     for key, value in load(data).items():
         torch.testing.assert_close(value, tensors[key].contiguous(), rtol=0, atol=0)

@@ -96,10 +96,9 @@ def test_the_sweep_folder_depends_on_what_is_run_not_how():
 
 @pytest.fixture(scope="module")
 def failing_sweep(tmp_path_factory):
-    """2 x 2 points: train_fraction 1.5 passes the parser but fails when the task builds."""
-    spec = SweepSpec(
-        "grokking", "tiny", (("train_fraction", ("0.5", "1.5")),), (0, 1), TINY
-    )  # fmt: skip
+    """2 x 2 points: lr=1e30 passes validation (every point is validated before any runs)
+    but diverges in training."""
+    spec = SweepSpec("grokking", "tiny", (("lr", ("0.001", "1e30")),), (0, 1), TINY)
     out = tmp_path_factory.mktemp("sweeps")
     return spec, out, run_sweep(spec, out, progress=False)
 
@@ -108,21 +107,20 @@ def test_a_failing_point_does_not_stop_the_others(failing_sweep):
     _, _, result = failing_sweep
     states = [p["state"] for p in result.manifest["points"]]
     assert states == ["done", "done", "failed", "failed"]
-    assert "train_fraction" in result.manifest["points"][2]["error"]
+    assert "DivergedError" in result.manifest["points"][2]["error"]
     assert result.failed == [2, 3]
     lines = summary_lines(result)
     assert len(lines) == 4 and "failed" in lines[3] and "seed=1" in lines[3]
     saved = json.loads((result.path / "sweep.json").read_text())
     assert saved == result.manifest
-    assert saved["grid"] == [
-        {"key": "train_fraction", "path": "data.train_fraction", "values": [0.5, 1.5]}
-    ]
+    assert saved["grid"] == [{"key": "lr", "path": "optim.lr", "values": [0.001, 1e30]}]
 
 
 def test_rerunning_skips_finished_points(failing_sweep):
     spec, out, first = failing_sweep
-    stamps = {p.run_dir: (p.run_dir / "history.parquet").stat().st_mtime_ns for p in first.points
-              if (p.run_dir / "history.parquet").exists()}  # fmt: skip
+    done = [p for p, m in zip(first.points, first.manifest["points"], strict=True)
+            if m["state"] == "done"]  # fmt: skip
+    stamps = {p.run_dir: (p.run_dir / "history.parquet").stat().st_mtime_ns for p in done}
     again = run_sweep(spec, out, progress=False)
     assert again.path == first.path
     assert [p["state"] for p in again.manifest["points"]] == ["done", "done", "failed", "failed"]
@@ -134,11 +132,11 @@ def test_rerunning_skips_finished_points(failing_sweep):
 def test_open_sweep_tables_carry_grid_keys_and_seed(failing_sweep):
     _, _, result = failing_sweep
     sweep = open_sweep(result.path)
-    assert sweep.grid_keys == ["train_fraction"]
+    assert sweep.grid_keys == ["lr"]
     assert sweep.points["state"].tolist() == ["done", "done", "failed", "failed"]
     history = sweep.history
-    assert list(history.columns[:2]) == ["train_fraction", "seed"]
-    assert set(history["seed"]) == {0, 1} and set(history["train_fraction"]) == {0.5}
+    assert list(history.columns[:2]) == ["lr", "seed"]
+    assert set(history["seed"]) == {0, 1} and set(history["lr"]) == {0.001}
     assert set(sweep.metrics["metric"]) >= {"normalized_effective_rank", "agreement"}
 
 
@@ -152,9 +150,7 @@ def test_mean_std_over_seeds_matches_numpy(failing_sweep):
     np.testing.assert_allclose(row["loss_mean"], np.mean(values))
     np.testing.assert_allclose(row["loss_std"], np.std(values, ddof=1))
     metrics = sweep.mean_std("metrics")
-    assert {"train_fraction", "step", "matrix", "metric", "value_mean", "value_std"} <= set(
-        metrics.columns
-    )
+    assert {"lr", "step", "matrix", "metric", "value_mean", "value_std"} <= set(metrics.columns)
     assert len(metrics) == len(sweep.metrics) // 2
     one_seed = sweep.mean_std(history[history["seed"] == 0])
     assert (one_seed["loss_std"] == 0).all() and (one_seed["seeds"] == 1).all()

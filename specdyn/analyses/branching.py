@@ -98,6 +98,7 @@ def _check(parent: Run, spec: BranchSpec, cfg: RunConfig) -> None:
             f"run '{parent.path}' kept no training state at step {spec.step} (kept: {kept}; "
             "train the parent with --set state_at=STEP,...)"
         )
+    parent.state(spec.step)  # readable and safe (weights_only) before anything is written
     if spec.kind == "lottery":
         if spec.mask not in ("magnitude", "random"):
             raise ConfigError(f"mask must be 'magnitude' or 'random', got '{spec.mask}'")

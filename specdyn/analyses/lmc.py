@@ -40,6 +40,7 @@ from specdyn.analyses.runs import (
     same_task,
 )
 from specdyn.config.schema import RunConfig
+from specdyn.config.validate import validate
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
 from specdyn.store import layout
@@ -101,6 +102,7 @@ class Pair:
 
 def check(design: Design) -> None:
     """ConfigError for a design that cannot run; nothing is written before this passes."""
+    validate(design.cfg)  # the --set values first: train.steps=-1 names itself
     steps = design.cfg.train.steps
     if design.trunks < 1 or design.branches < 1:
         raise ConfigError("--trunks and --branches must be at least 1")
@@ -114,6 +116,8 @@ def check(design: Design) -> None:
         raise ConfigError(f"split steps {bad} are not in [0, {steps}) (training has {steps} steps)")
     if not design.splits and not design.etas:
         raise ConfigError("a design needs split steps or perturbation sizes")
+    for cfg, _ in trunk_points(design, Path()):  # every trunk as it will run
+        validate(cfg)
 
 
 def trunk_points(design: Design, root: Path) -> list[tuple[RunConfig, Path]]:

@@ -29,6 +29,7 @@ from specdyn.spectral.metrics import agreement_matrix
 from specdyn.spectral.svd import decompose
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
+from specdyn.store.undo import new_files_removed_on_error, paths_under, remove_new
 from specdyn.store.writer import RunWriter
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.worker import DONE, Outcome
@@ -66,13 +67,22 @@ def lottery_branches(
 ) -> list[tuple[Path, Outcome]]:
     """Every (trunk, mask) branch, prepared first (each spec checked before any trains),
     trained through ``execution``'s backend, its agreement table written once it is done.
-    ``rewind_step`` None: the end of epoch 4 of each trunk."""
-    points = [_prepare(trunk, mask, density, rewind_step, seed) for trunk in trunks
-              for mask in masks]  # fmt: skip
+    ``rewind_step`` None: the end of epoch 4 of each trunk. A branch that fails leaves
+    nothing behind that it did not find: its folder, when this call made it, is removed."""
+    roots = [Path(trunk) / layout.BRANCHES for trunk in trunks]
+    before = set().union(*(paths_under(root) for root in roots))
+    with new_files_removed_on_error(*roots):
+        points = [_prepare(trunk, mask, density, rewind_step, seed) for trunk in trunks
+                  for mask in masks]  # fmt: skip
     outcomes = run_branches(points, execution or Execution(progress=False))
     for (_, path), outcome in zip(points, outcomes, strict=True):
         if outcome.state == DONE:  # rewritten each time: cheap, and whole after a kill
             write_agreement(open_run(path.parent.parent), open_run(path))
+        else:
+            remove_new(path, before)
+    for root in roots:
+        if root not in before and root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
     return [(path, o) for (_, path), o in zip(points, outcomes, strict=True)]
 
 

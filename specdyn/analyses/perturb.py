@@ -6,6 +6,7 @@ norms: noise of norm eta * ||W|| is added, then the norm of W is restored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -16,8 +17,8 @@ from specdyn.errors import ConfigError
 
 
 def check_eta(eta: float) -> None:
-    if not eta >= 0.0:  # also refuses NaN
-        raise ConfigError(f"eta must be >= 0, got {eta}")
+    if not (math.isfinite(eta) and eta >= 0.0):  # NaN and inf as well
+        raise ConfigError(f"eta must be >= 0 and finite, got {eta}")
 
 
 def perturb(W: Tensor, eta: float, G: Tensor) -> Tensor:

@@ -28,10 +28,14 @@ from specdyn.analyses.runs import (
     run_config,
 )
 from specdyn.analyses.targets import Weight, inner_weights
+from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.svd import decompose
+from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
+from specdyn.store.undo import new_files_removed_on_error
 from specdyn.store.writer import RunWriter
+from specdyn.tasks.base import Experiment
 
 NAME = "prune"
 COLUMNS = ("step", "fraction", "variant", "split", "loss", "error")
@@ -54,7 +58,8 @@ def prune_run(
     norm_batches: int = NORM_BATCHES,
 ) -> PruneReport:
     """Evaluate the full, top- and bottom-pruned model at every checkpoint of a run;
-    resumable (steps already in the table are skipped)."""
+    resumable (steps already in the table are skipped) after an interrupt; a step that
+    fails removes what this call added, so the folder is as it was before."""
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"fraction must lie in (0, 1), got {fraction}")
     check_norm_batches(norm_batches)
@@ -65,6 +70,13 @@ def prune_run(
         )
     cfg = run_config(run)
     exp = build(cfg, device or torch.device("cpu"))
+    with new_files_removed_on_error(run.path / layout.ANALYSES):  # a failure leaves none
+        return _prune_steps(run, exp, cfg, fraction, norm_batches)
+
+
+def _prune_steps(
+    run: Run, exp: Experiment, cfg: RunConfig, fraction: float, norm_batches: int
+) -> PruneReport:
     targets = inner_weights(exp.model)
     table = RunWriter(run.path).analysis_table(NAME, NAME, COLUMNS, KEY)
     done = set(table.frame.loc[table.frame["fraction"] == fraction, "step"])

@@ -55,6 +55,12 @@ def discover(paths: Sequence[str | Path], steps: Sequence[int] | None = None) ->
     if steps is not None:
         if len(steps) != len(found):
             raise CheckpointError(f"--steps gives {len(steps)} steps for {len(found)} checkpoints")
+        if any(s < 0 for s in steps) or list(steps) != sorted(set(steps)):
+            shown = ",".join(map(str, steps))
+            raise CheckpointError(
+                f"--steps must be non-negative and strictly increasing (the checkpoints are "
+                f"taken in order), got '{shown}'"
+            )
         found = [
             Checkpoint(c.path, int(s), c.weights, c.hints)
             for c, s in zip(found, steps, strict=True)

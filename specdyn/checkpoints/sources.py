@@ -16,6 +16,7 @@ import json
 import pickle
 import re
 import struct
+import warnings
 import zipfile
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -27,6 +28,7 @@ from safetensors import SafetensorError, safe_open
 from torch import Tensor
 
 from specdyn.errors import CheckpointError
+from specdyn.store.files import load_failure
 
 _DIGITS = re.compile(r"(\d+)")
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module", "weights")
@@ -127,13 +129,11 @@ def load_state_dict(path: Path) -> dict[str, Tensor]:
     'state_dict', 'model', ...); CheckpointError for anything else."""
     mmap = zipfile.is_zipfile(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": the error says it
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
-        raise CheckpointError(
-            f"'{path}' needs code execution to load, refused (torch.load weights_only=True: "
-            f"{first[:160]})"
-        ) from None
+        raise CheckpointError(f"'{path}' is refused: {load_failure(err)}") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"'{path}' is not a readable PyTorch file: {err}") from None
     state = _tensor_mapping(obj)

@@ -68,6 +68,12 @@ def _steps(text: str | None) -> list[int] | None:
     if text is None:
         return None
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        steps = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--steps takes comma-separated integers, got '{text}'") from None
+    if any(s < 0 for s in steps) or steps != sorted(set(steps)):
+        raise ConfigError(
+            f"--steps must be non-negative and strictly increasing (the checkpoints are "
+            f"taken in order), got '{text}'"
+        )
+    return steps

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from specdyn.store.reader import Run
     from specdyn.sweep.backends import Execution
 
 Subparsers = argparse._SubParsersAction  # of argparse.ArgumentParser
@@ -48,3 +50,15 @@ def free_cores() -> tuple[int, str]:
         return cores, f"{cores} cores"
     threads = max(1, min(cores, cores - round(load)))
     return threads, f"{cores} cores, load average {load:.1f}"
+
+
+def open_checked_run(path: str | Path) -> Run:
+    """The run at ``path`` as commands reopen it: config.json checked (field types and a
+    known task), every file checked against its recorded checksum; else one-line error."""
+    from specdyn.store import layout
+    from specdyn.store.reader import open_run
+    from specdyn.tasks.registry import check_run_task
+
+    run = open_run(path, verify=True)
+    check_run_task(run.config, str(run.path / layout.CONFIG))
+    return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -21,10 +21,9 @@ def add_parser(sub: Subparsers) -> None:
 def handle(args: argparse.Namespace) -> int:
     from specdyn.errors import ConfigError
     from specdyn.figures.plot import compare_runs
-    from specdyn.store.reader import open_run
 
     if args.labels and len(args.labels) != len(args.run_dirs):
         raise ConfigError(f"{len(args.labels)} labels for {len(args.run_dirs)} runs")
-    runs = [open_run(path) for path in args.run_dirs]
+    runs = [open_checked_run(path) for path in args.run_dirs]
     print(compare_runs(runs, args.out, args.labels))
     return 0

@@ -40,6 +40,7 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.config.overrides import apply_overrides, run_hash
+    from specdyn.store.atomic import check_path_name
     from specdyn.tasks.registry import get_preset
 
     cfg = apply_overrides(get_preset(args.task, args.preset), args.overrides)
@@ -57,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         cfg, args.trunks, args.branches, splits, etas, step if etas else 0, args.norm_batches
     )
     lmc.check(design)
+    check_path_name(Path(args.out))
     resolve_device(args.device)
     run = execution(args)
     run.check()

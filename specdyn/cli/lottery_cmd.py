@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers, add_backend_arguments, execution
+from specdyn.cli.common import Subparsers, add_backend_arguments, execution, open_checked_run
 from specdyn.cli.run_cmd import resolve_device
 
 
@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.store import layout
     from specdyn.store.reader import open_run
 
-    open_run(args.run_dir)  # not a run: said before torch is imported
+    trunk = open_checked_run(args.run_dir)  # not a run, or a damaged file: said before torch
     from specdyn.analyses.lottery import lottery_branches, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
     from specdyn.figures.checkpoints import lottery_figure
@@ -43,10 +43,14 @@ def handle(args: argparse.Namespace) -> int:
     )
     if outcome.state != "done":
         print(f"failed {outcome.seconds:7.1f}s  {path}  {outcome.error}")
-        print("specdyn: the lottery branch failed; run the command again", file=sys.stderr)
+        print(
+            f"specdyn: error: the lottery branch failed ({outcome.error}); what it had written "
+            "was removed",
+            file=sys.stderr,
+        )
         return 1
     print(path)
-    trunk, branch = open_run(args.run_dir), open_run(path)
+    branch = open_run(path)
     train = branch.history[branch.history["split"] == "train"]
     print(f"final train loss {train['loss'].iloc[-1]:.4g}, error {train['error'].iloc[-1]:.4g}")
     siblings = [open_run(p) for p in same_design(path)]

@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 import sys
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from specdyn.cli import (
     analyze_cmd,
@@ -72,16 +72,27 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# the status of a process that wrote to a pipe nobody reads (128 + SIGPIPE), as a shell
+# reports `yes | head -1`'s `yes`
+BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    guard = _PipeGuard(sys.stdout)
+    sys.stdout = cast(TextIO, guard)
     try:
-        code = args.handler(args) or 0
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit
-        return code
-    except BrokenPipeError:  # `specdyn tasks | head`: the reader has gone; so do we, quietly
-        _silence_stdout()
-        return 0
+        code = _handle(args, argv)
+        guard.flush()  # a closed pipe shows up here, not at exit
+    finally:
+        sys.stdout = guard.stream
+    return BROKEN_PIPE if guard.broken and code == 0 else code
+
+
+def _handle(args: argparse.Namespace, argv: list[str]) -> int:
+    try:
+        return int(args.handler(args) or 0)
     except (SpecdynError, OSError) as err:  # OSError: a path that cannot be written or read
         print(f"specdyn: error: {err}", file=sys.stderr)
         return 2
@@ -92,6 +103,45 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("specdyn: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+class _PipeGuard:
+    """stdout that outlives its reader: once the pipe is closed (`specdyn analyze ... |
+    head -1`), output goes to /dev/null and the command runs to its end instead of
+    stopping half-way with its files half-written; ``main`` then exits with 141. A path
+    that is not UTF-8 is printed with U+FFFD in place of its bad bytes, not a traceback."""
+
+    def __init__(self, stream: TextIO):
+        self.stream, self.broken = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._write(text)
+            except BrokenPipeError:
+                self._break()
+        return len(text)
+
+    def _write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:  # a path whose name is not UTF-8: shown with U+FFFD
+            raw = text.encode("utf-8", "surrogateescape")
+            return self.stream.write(raw.decode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._break()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _break(self) -> None:
+        self.broken = True
+        _silence_stdout()
 
 
 def _silence_stdout() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -18,7 +18,6 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.figures.plot import plot_run
-    from specdyn.store.reader import open_run
 
     if (args.run_dir / "sweep.json").is_file():
         from specdyn.figures.sweeps import plot_sweep
@@ -27,6 +26,6 @@ def handle(args: argparse.Namespace) -> int:
         for path in plot_sweep(open_sweep(args.run_dir), args.out):
             print(path)
         return 0
-    for path in plot_run(open_run(args.run_dir), args.out):
+    for path in plot_run(open_checked_run(args.run_dir), args.out):
         print(path)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 from specdyn.cli.run_cmd import resolve_device
 
 
@@ -20,9 +20,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.store import layout
-    from specdyn.store.reader import open_run
 
-    open_run(args.run_dir)  # not a run: said before torch is imported
+    run = open_checked_run(args.run_dir)  # not a run, or a damaged file: said before torch
     from specdyn.analyses.prune_run import prune_run
     from specdyn.figures.checkpoints import prune_figure
 
@@ -35,6 +34,5 @@ def handle(args: argparse.Namespace) -> int:
         f"{report.reused} matrices, {report.decomposed} decomposed"
     )
     name = "prune.png" if args.fraction == 0.5 else f"prune-{args.fraction:g}.png"
-    run = open_run(args.run_dir)
     print(prune_figure([run], run.path / layout.FIGURES / name, args.fraction))
     return 0

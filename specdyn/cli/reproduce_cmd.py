@@ -30,14 +30,17 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.cli.run_cmd import resolve_device
     from specdyn.reproduce.run import reproduce_one
     from specdyn.reproduce.targets import get_target
-    from specdyn.sweep.spec import parse_seeds
+    from specdyn.store.atomic import check_path_name
+    from specdyn.sweep.spec import expand, parse_seeds
 
     resolve_device(args.device)
+    check_path_name(Path(args.out))
     target = get_target(args.figure)
     seeds = parse_seeds(args.seeds)
     tasks = args.task or list(target.tasks)
-    for task in tasks:  # every spec is checked before the first run starts
-        target.spec(task, args.scale, seeds, args.backend, args.workers, args.address)
+    for task in tasks:  # every spec, and every point of it, is checked before any runs
+        spec = target.spec(task, args.scale, seeds, args.backend, args.workers, args.address)
+        expand(spec, Path(args.out))
     ok = True
     for task in tasks:
         print(f"figure {target.figure}, {task}, {args.scale} scale", flush=True)

@@ -13,6 +13,7 @@ from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
+from specdyn.store.atomic import check_path_name
 from specdyn.tasks.registry import get_preset
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not when it is parsed
@@ -57,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     torch.set_num_threads(threads)
     run_dir = Path(args.out) / layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
+    check_path_name(run_dir)  # before the folder is announced
     print(run_dir, flush=True)
     if not args.no_progress:
         print(f"threads: {threads} ({why})", flush=True)

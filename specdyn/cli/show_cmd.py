@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from specdyn.cli.common import Subparsers
+from specdyn.cli.common import Subparsers, open_checked_run
 
 if TYPE_CHECKING:  # imported when the command runs: `specdyn show --help` loads nothing
     import pandas as pd
@@ -24,9 +24,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.store.reader import open_run
-
-    run = open_run(args.run_dir)
+    run = open_checked_run(args.run_dir)
     for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
         print(f"specdyn: warning: {gap}", file=sys.stderr)
     print(summary(run))

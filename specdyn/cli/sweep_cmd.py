@@ -37,9 +37,11 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.cli.run_cmd import check_device_name, resolve_device
+    from specdyn.store.atomic import check_path_name
     from specdyn.sweep.spec import SweepSpec, base_config, parse_grid_args, parse_seeds
 
     check_device_name(args.device)
+    check_path_name(Path(args.out))
     spec = SweepSpec(args.task, args.preset, overrides=tuple(args.overrides))
     grid = parse_grid_args(args.grid, base_config(spec))
     spec = SweepSpec(

@@ -249,6 +249,43 @@ def _both_splits_nonempty(task: str, values: Values) -> str | None:
     return None
 
 
+# Bytes per (a, b) pair while the modular table is built (specdyn/data/modular.py): the
+# pairs (16), the tokens (24), the labels (8), a + b (8), the permutation (8) and both
+# splits' copies of tokens and labels (32), with room for the generator's own work.
+MODULAR_BYTES_PER_PAIR = 128
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (0 where the system does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _modular_table_fits(task: str, values: Values) -> str | None:
+    p = _get(values, "modulus")
+    if p is None:
+        return None
+    need, have = p * p * MODULAR_BYTES_PER_PAIR, memory_bytes()
+    if have and need > have:
+        shown = p if p < 10**15 else _count(p)
+        return (
+            f"data.modulus={shown} is not allowed: its table of {_count(p * p)} pairs "
+            f"would need {_count(need // 2**30)} GiB of memory, more than this machine's "
+            f"{_count(have // 2**30)} GiB"
+        )
+    return None
+
+
+def _count(n: int) -> str:
+    """``n`` with thousands separators, or as 1.23e+45 when it is too long to read."""
+    digits = str(n)
+    return f"{n:,}" if len(digits) <= 15 else f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
 def _data_dir_is_read(task: str, values: Values) -> str | None:
     folder, source = _get(values, "data_dir"), _get(values, "source")
     readers = DATA_DIR_SOURCES.get(task, ("real",))
@@ -280,6 +317,7 @@ CHECKS: tuple[Callable[[str, Values], str | None], ...] = (
     _steps_inside_training,
     _something_recorded,
     _noise_schedule_rises,
+    _modular_table_fits,
     _both_splits_nonempty,
     _data_dir_is_read,
     _sizes_the_data_fix,

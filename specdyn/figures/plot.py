@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from matplotlib.figure import Figure
 from specdyn.errors import RunStoreError
 from specdyn.figures import panels
 from specdyn.store import layout
-from specdyn.store.atomic import write_atomic
+from specdyn.store.atomic import write_all_or_none, write_atomic
 from specdyn.store.reader import Run
 
 Panel = Callable[[Axes, Run], None]
@@ -32,6 +33,18 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def save_all(figures: dict[Path, Figure]) -> list[Path]:
+    """Every figure as a PNG, or none: all are rendered in memory, then written together
+    (see ``write_all_or_none``), so a full disk leaves the old figures as they were."""
+    files = {}
+    for path, fig in figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        files[path] = buffer.getvalue()
+    write_all_or_none(files)
+    return list(files)
+
+
 def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
     """One PNG per panel plus the four panels side by side (``figure.png``).
 
@@ -47,7 +60,7 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
         panel(fig.add_subplot(), run)
         figures[out_dir / f"{name}.png"] = fig
     figures[out_dir / "figure.png"] = draw_rows([run])
-    return [save(fig, path) for path, fig in figures.items()]
+    return save_all(figures)
 
 
 def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:

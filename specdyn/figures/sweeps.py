@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from specdyn.figures import seeds as sp
-from specdyn.figures.plot import save
+from specdyn.figures.plot import save, save_all
 from specdyn.store.reader import Run
 from specdyn.sweep.results import Sweep
 
@@ -78,8 +78,13 @@ def groups(sweep: Sweep, key: str | None = None) -> list[tuple[str, list[Run]]]:
 
 def draw(sweep: Sweep, figure: str, out_path: Path, key: str | None = None) -> Path:
     """Figure ``figure`` ("2", "3", ..., "14") of ``sweep`` as a PNG at ``out_path``."""
+    return save(figure_of(sweep, figure, key), out_path)
+
+
+def figure_of(sweep: Sweep, figure: str, key: str | None = None) -> Figure:
+    """Figure ``figure`` ("2", "3", ..., "14") of ``sweep``, drawn, not yet written."""
     if figure == "14":
-        return draw_summary(sweep, out_path, key)
+        return summary_figure(sweep, key)
     title, columns = PANELS[figure]
     rows = groups(sweep, key)
     if not rows:
@@ -93,7 +98,7 @@ def draw(sweep: Sweep, figure: str, out_path: Path, key: str | None = None) -> P
             grid[r, 0].set_ylabel(f"{label}\n{grid[r, 0].get_ylabel()}")
     seeds = sorted({len(runs) for _, runs in rows})
     fig.suptitle(f"{title} -- {sweep.task}, mean of {'/'.join(map(str, seeds))} seed(s) per row")
-    return save(fig, out_path)
+    return fig
 
 
 def final_values(sweep: Sweep, key: str, split: str, column: str) -> dict[Any, np.ndarray]:
@@ -113,6 +118,11 @@ def eval_split(sweep: Sweep) -> str:
 
 
 def draw_summary(sweep: Sweep, out_path: Path, key: str | None = None) -> Path:
+    """Figure 14 (see ``summary_figure``) as a PNG at ``out_path``."""
+    return save(summary_figure(sweep, key), out_path)
+
+
+def summary_figure(sweep: Sweep, key: str | None = None) -> Figure:
     """Figure 14: training loss over time per grid value (mean +- std), and the final
     validation error and loss against the grid value (mean +- std over seeds)."""
     key = key or sweep.grid_keys[0]
@@ -131,7 +141,7 @@ def draw_summary(sweep: Sweep, out_path: Path, key: str | None = None) -> Path:
         ax.set_xticks(x, [str(v) for v in finals])
         ax.set(xlabel=key, ylabel=f"final {split} {column}", title=f"Final {split} {column}")
     fig.suptitle(f"Figure 14: training loss and final {split} metrics vs {key} -- {sweep.task}")
-    return save(fig, out_path)
+    return fig
 
 
 def figures_for(sweep: Sweep) -> list[str]:
@@ -149,6 +159,6 @@ def figures_for(sweep: Sweep) -> list[str]:
 
 def plot_sweep(sweep: Sweep, out_dir: Path | None = None) -> list[Path]:
     """Every figure that fits the sweep, as ``figure-N.png`` in ``out_dir`` (default:
-    SWEEP/figures)."""
+    SWEEP/figures); all of them or, on an error, none (see ``save_all``)."""
     out_dir = out_dir or sweep.path / "figures"
-    return [draw(sweep, n, out_dir / f"figure-{n}.png") for n in figures_for(sweep)]
+    return save_all({out_dir / f"figure-{n}.png": figure_of(sweep, n) for n in figures_for(sweep)})

@@ -115,7 +115,7 @@ class LiveRecorder:
         self._recorder = Recorder(self.run, self.schedule, pairs, self.top_k, self.heads)
 
     def _scalars(self, step: int) -> dict[str, float]:
-        frame = self._recorder.run.metrics.frame  # type: ignore[union-attr]
+        frame = self._recorder.run.metrics.latest()  # type: ignore[union-attr]
         rows = frame[frame["step"] == step]
         keep = set(whole_matrices([s.name for s in self._specs])) | {
             p.name

@@ -13,6 +13,7 @@ from pathlib import Path
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
+from specdyn.tasks.registry import check_run_task
 
 SWEEP = "sweep.json"
 
@@ -25,7 +26,9 @@ def open_runs(paths: Sequence[Path], allow_mixed: bool = False) -> list[Run]:
         for run_dir in run_folders(path):
             if run_dir.resolve() not in seen:
                 seen.add(run_dir.resolve())
-                runs.append(open_run(run_dir))
+                run = open_run(run_dir, verify=True)  # every file against its checksum
+                check_run_task(run.config, str(run_dir / layout.CONFIG))
+                runs.append(run)
     if not allow_mixed:
         check_one_task(runs)
     return runs

@@ -8,6 +8,7 @@ full, permission denied, ...) raises RunWriteError, one line naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specdyn.errors import RunWriteError
+from specdyn.errors import RunStoreError, RunWriteError
 from specdyn.store.layout import TMP_PREFIX
 
 _UMASK = os.umask(0o022)
@@ -40,6 +41,22 @@ def write_error(target: Path, err: OSError, resume: bool = True) -> RunWriteErro
     return RunWriteError(
         f"{reason[:1].lower()}{reason[1:]} while writing {target}; {fix} and {again}"
     )
+
+
+def check_path_name(path: Path) -> None:
+    """RunStoreError unless every file under ``path`` can be named: the Parquet and
+    safetensors libraries take UTF-8 paths, so a name that is not UTF-8 (bytes the file
+    system encoding kept as surrogates) would fail only at the first table write, after
+    training. Checked before any folder is made."""
+    name = str(path.absolute())
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = name[err.start : err.end].encode("utf-8", "surrogateescape")
+        raise RunStoreError(
+            f"cannot write under {str(path)!r}: its name is not UTF-8 (byte {bad!r}); "
+            "choose a folder whose name is"
+        ) from None
 
 
 def write_bytes(target: Path, data: bytes | memoryview, resume: bool = True) -> None:
@@ -79,6 +96,45 @@ def atomic_path(target: Path, resume: bool = False) -> Iterator[Path]:
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_all_or_none(files: dict[Path, bytes], resume: bool = False) -> None:
+    """Write every file of ``files`` or none of them: each into a temporary beside it
+    first, then all renamed into place. On an error (a full disk at the 7th of 7 files)
+    the temporaries and any folder made here are removed, the old files stay as they were,
+    and RunWriteError names the file."""
+    made = _missing_folders({path.parent for path in files})
+    done: dict[Path, Path] = {}
+    target = next(iter(files), Path())
+    try:
+        for target, data in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{TMP_PREFIX}{target.name}.")
+            os.close(fd)
+            done[target] = Path(name)
+            _write_all(done[target], data)
+            os.chmod(name, MODE)
+            with open(name, "rb+") as f:
+                os.fsync(f.fileno())
+    except OSError as err:
+        for written in done.values():
+            written.unlink(missing_ok=True)
+        for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise write_error(target, err, resume) from err
+    for target, written in done.items():
+        os.replace(written, target)
+
+
+def _missing_folders(folders: set[Path]) -> set[Path]:
+    """The folders among ``folders`` and their parents that do not exist yet."""
+    missing = set()
+    for folder in folders:
+        while not folder.exists() and folder != folder.parent:
+            missing.add(folder)
+            folder = folder.parent
+    return missing
 
 
 def write_atomic(target: Path, write: Callable[[Path], object]) -> None:

@@ -63,6 +63,9 @@ SCALAR_METRICS = (
     "stable_rank",
 )
 
+# metadata key of every safetensors file of a run: the SHA-256 of its data (store.verify)
+CHECKSUM = "sha256"
+
 # tensor keys: a spectra file holds values, vectors and alignment diagonals per step
 AGREEMENT_STEPS = "steps"
 

@@ -1,8 +1,10 @@
 """One writer per run folder: an ``flock`` on ``RUN/.lock`` held while the writer lives.
 
 The operating system drops the lock when the holding process dies, however it dies, so a
-killed run never leaves its folder stuck. The lock file holds the holder's PID, for the
-message a second writer gets.
+killed run never leaves its folder stuck. The lock file stays empty and is never
+written after it is created, so a refused command leaves the folder byte for byte as it
+was; the message a second writer gets names the holder's PID, read from the kernel's
+table of locks (``/proc/locks``; "PID unknown" where there is none).
 """
 
 from __future__ import annotations
@@ -32,19 +34,12 @@ def acquire(folder: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = _holder(fd)
+        holder = _holder(os.fstat(fd))
         os.close(fd)
         raise RunStoreError(
             f"run folder '{folder}' is being written by another process ({holder}); "
             "wait for it to end or stop it, then run the same command again"
         ) from None
-    pid = f"{os.getpid()}\n".encode()
-    try:
-        if os.pread(fd, 32, 0) != pid:  # rewritten only by a new process: a rerun in the
-            os.ftruncate(fd, 0)  # same process leaves the folder untouched
-            os.pwrite(fd, pid, 0)
-    except OSError:  # a full disk: the lock holds all the same, only the PID is unknown
-        pass
     _held[key] = [fd, 1]
 
 
@@ -60,9 +55,19 @@ def release(folder: Path) -> None:
         os.close(entry[0])  # closing the descriptor releases the flock
 
 
-def _holder(fd: int) -> str:
+def _holder(file: os.stat_result) -> str:
+    """``PID 123``: the process holding the flock on ``file``, from the lines of
+    /proc/locks (``1: FLOCK ADVISORY WRITE 123 08:01:4567 0 EOF``: device and inode)."""
+    dev = file.st_dev
+    where = f"{os.major(dev):02x}:{os.minor(dev):02x}:{file.st_ino}"
     try:
-        text = os.pread(fd, 32, 0).decode().strip()
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    return f"PID {text}" if text.isdigit() else "PID unknown"
+        with open("/proc/locks") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where:
+            if fields[4].isdigit() and fields[4] != "0":
+                return f"PID {fields[4]}"
+    return "PID unknown"

@@ -18,8 +18,9 @@ from safetensors import SafetensorError, safe_open
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
-from specdyn.store.files import has_records, read_config, read_state
+from specdyn.store.files import has_records, load_torch_file, read_config, read_state
 from specdyn.store.tables import read_table
+from specdyn.store.verify import check_run_files
 
 if TYPE_CHECKING:  # reading a run's tables and spectra needs no torch; its states do
     import torch
@@ -27,9 +28,15 @@ if TYPE_CHECKING:  # reading a run's tables and spectra needs no torch; its stat
 __all__ = ["Run", "open_run", "read_config", "read_state", "has_records"]
 
 
-def open_run(path: str | Path) -> Run:
-    """Open the run at ``path``; RunStoreError if it is not a specdyn run."""
-    return Run(Path(path))
+def open_run(path: str | Path, verify: bool = False) -> Run:
+    """Open the run at ``path``; RunStoreError if it is not a specdyn run. ``verify``:
+    also check every safetensors and torch file of the run against the checksum recorded
+    when it was written (RunStoreError naming the first damaged one): what commands do
+    when they reopen a run."""
+    run = Run(Path(path))
+    if verify:
+        check_run_files(run.path, (run.config.get("train") or {}).get("steps"))
+    return run
 
 
 class Run:
@@ -302,12 +309,10 @@ class Run:
 
 def load_torch(path: Path) -> dict:
     """A torch file of tensors and plain types; never unpickles arbitrary objects."""
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...: all mean "unusable"
-        raise RunStoreError(f"'{path}' is unreadable: {err}") from err
+    loaded = load_torch_file(path)
+    if not isinstance(loaded, dict):
+        raise RunStoreError(f"'{path}' holds a {type(loaded).__name__}, not a dict")
+    return loaded
 
 
 def _open(path: Path, framework: str = "numpy") -> Any:

@@ -3,12 +3,14 @@
 A process per point (not a long-lived pool) means a killed or crashed point takes down only
 itself: the parent sees its exit code and goes on with the others. Processes come from a
 ``forkserver`` that imported torch and specdyn once, so a point starts in milliseconds, and
-no thread pool or open file of the parent is inherited.
+no thread pool or open file of the parent is inherited. Each worker dies with the process
+that started it, however that one dies (see :mod:`.lifeline`).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from specdyn.config.schema import RunConfig
+from specdyn.sweep.lifeline import die_with
 from specdyn.sweep.worker import FAILED, Outcome, Trainer, run_point
 
 # Imported once by the forkserver, not by every point: torch._dynamo is what torch.optim
@@ -64,7 +67,7 @@ def _start(
     context: Any, cfg: RunConfig, run_dir: Path, threads: int, device: str, trainer: Trainer | None
 ) -> tuple[BaseProcess, Connection]:
     receive, send = context.Pipe(duplex=False)
-    args = (cfg, run_dir, threads, device, trainer, send)
+    args = (cfg, run_dir, threads, device, trainer, send, os.getpid())
     proc = context.Process(target=_child, args=args, name=f"specdyn {run_dir.name}")
     proc.start()
     send.close()  # the child holds the only writing end now
@@ -78,7 +81,9 @@ def _child(
     device: str,
     trainer: Trainer | None,
     conn: Connection,
+    parent: int,
 ) -> None:
+    die_with(parent)  # a kill -9 of the sweep takes this worker with it
     outcome = run_point(cfg, run_dir, threads, device, trainer)
     conn.send(outcome)
     conn.close()

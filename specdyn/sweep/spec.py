@@ -16,6 +16,7 @@ from typing import Any
 
 from specdyn.config.overrides import apply_overrides, resolve_key, run_hash, set_value
 from specdyn.config.schema import RunConfig
+from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.tasks.registry import get_preset
 
@@ -115,7 +116,8 @@ def check_spec(spec: SweepSpec) -> None:
 
 
 def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:
-    """Every point of the sweep, grid-major then seed, each with its run folder."""
+    """Every point of the sweep, grid-major then seed, each with its run folder; every
+    point's config validated, so a value no point may take fails before any point runs."""
     grid = axes(spec)
     base = base_config(spec)
     points = []
@@ -125,7 +127,7 @@ def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:
             cfg = set_value(cfg, axis.path, raw)
         values = tuple((a.key, _json_value(_get(cfg, a.path))) for a in grid)
         for seed in spec.seeds:
-            seeded = set_value(cfg, "seed", str(seed))
+            seeded = validate(set_value(cfg, "seed", str(seed)))
             points.append(Point(seeded, sweep_dir / run_folder_name(seeded), values, seed))
     return points
 

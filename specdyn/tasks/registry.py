@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from specdyn.config.schema import RunConfig
-from specdyn.errors import ConfigError
+from specdyn.errors import ConfigError, RunStoreError
 from specdyn.tasks import (
     grokking,
     lstm_librispeech,
@@ -29,6 +29,16 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
     return TASKS[name]
+
+
+def check_run_task(config: dict, where: str) -> None:
+    """RunStoreError when a run's config (read from ``where``) names a task that does not
+    exist here; a run of no task (checkpoint analyses, recorder-only runs) passes."""
+    task = config.get("task")
+    if task is not None and task not in TASKS:
+        raise RunStoreError(
+            f"'{where}' names the unknown task '{task}'; known tasks: {', '.join(TASKS)}"
+        )
 
 
 def get_preset(task: str, preset: str | None = None) -> RunConfig:

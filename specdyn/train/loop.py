@@ -15,7 +15,9 @@ from specdyn.errors import DivergedError, RunStoreError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.store import layout
+from specdyn.store.atomic import check_path_name
 from specdyn.store.reader import open_run, read_config
+from specdyn.store.verify import check_run_files
 from specdyn.store.writer import RunWriter
 from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
@@ -44,6 +46,7 @@ def train(
     ``branch``: start from another run's training state instead of step 0 (see BranchStart).
     """
     validate(cfg)
+    check_path_name(run_dir)  # before the task is built and any folder is made
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     with flushed_denormals():  # CPU steps stay fast late in a run (see train.denormals)
         try:
@@ -55,6 +58,7 @@ def train(
             last = cfg.train.steps
             info = lambda: describe(cfg, exp, device)  # noqa: E731
             start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
+            check_run_files(writer.path, last)
             hooks = branch or BranchStart({})
             recorder = _recorder(cfg, writer, exp)
             state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
