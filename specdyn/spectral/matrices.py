@@ -15,7 +15,8 @@ rules follow Appendix A of the paper:
 - Any other parameter with ndim >= 2: 2-D as is, more dims flattened after the first.
 
 Names are the parameter's qualified name without a trailing ``.weight``, with any
-``_orig_mod.`` / ``module.`` prefixes (torch.compile, DataParallel) dropped. Blocks append
+``_orig_mod.`` / ``module.`` prefixes (torch.compile, DataParallel) and FSDP1's
+``_fsdp_wrapped_module.`` dropped. Blocks append
 ``.q``/``.k``/``.v``, ``.h{i}`` for heads and the gate letter for recurrent layers.
 """
 
@@ -34,6 +35,7 @@ _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 def canonical_name(name: str) -> str:
     """Drop wrapper prefixes and a trailing ``.weight`` from a parameter name."""
     name = name.replace("._orig_mod.", ".")  # a compiled submodule
+    name = name.replace("_fsdp_wrapped_module.", "")  # an FSDP1 unit
     while name.startswith(_WRAPPER_PREFIXES):
         name = name.split(".", 1)[1]
     return name.removesuffix(".weight")
@@ -45,14 +47,22 @@ def weight_matrices(model: nn.Module, heads: bool = False) -> dict[str, Tensor]:
     Tensors are detached, and views of the parameters where the layout allows (all but
     transposed convolutions). Order is the order of ``model.named_modules()``, i.e. depth.
     """
-    out: dict[str, Tensor] = {}
+    return dict(iter_weight_matrices(model, heads))
+
+
+def iter_weight_matrices(model: nn.Module, heads: bool = False) -> Iterator[tuple[str, Tensor]]:
+    """The (name, 2-D tensor) pairs of :func:`weight_matrices`, one at a time: a view is
+    only made when its turn comes (a sharded parameter is gathered one matrix at a time)."""
+    names: set[str] = set()
     seen: set[int] = set()  # a weight tied between modules comes once, under its first name
     for module_name, module in model.named_modules():  # a shared module comes once
         prefix = f"{module_name}." if module_name else ""
         for name, matrix in _module_matrices(module, heads, seen):
-            out.setdefault(canonical_name(prefix + name), matrix)
+            name = canonical_name(prefix + name)
+            if name not in names:
+                names.add(name)
+                yield name, matrix
         seen |= {id(p) for p in module.parameters(recurse=False)}
-    return out
 
 
 def _module_matrices(
@@ -119,4 +129,4 @@ def _recurrent_matrices(rnn: nn.RNNBase) -> Iterator[tuple[str, Tensor]]:
             yield f"{name}.{gate}", W[i * size : (i + 1) * size]
 
 
-__all__ = ["canonical_name", "weight_matrices"]
+__all__ = ["canonical_name", "iter_weight_matrices", "weight_matrices"]
