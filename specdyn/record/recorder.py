@@ -136,15 +136,14 @@ class Recorder:
             if self.select is not None:
                 matrices = ((n, W) for n, W in matrices if self.select(n))
             if sharded:  # each matrix gathered whole in turn, on every rank
-                spectra = {n: self._decompose({n: W})[n] for n, W in distributed.whole(matrices)}
+                spectra: dict[str, Spectrum] = {}
+                for name, W in distributed.whole(matrices):
+                    if self.writes:
+                        spectra |= decompose({name: W}, k=self.top_k, vectors=True)
             else:
-                spectra = self._decompose(dict(matrices))
-        if self.writes:
-            self.record_spectra(step, spectra)
+                spectra = decompose(dict(matrices), k=self.top_k, vectors=True)
+        self.record_spectra(step, spectra)
         return spectra
-
-    def _decompose(self, matrices: dict[str, Tensor]) -> dict[str, Spectrum]:
-        return decompose(matrices, k=self.top_k, vectors=True) if self.writes else {}
 
     @torch.no_grad()
     def record_spectra(
