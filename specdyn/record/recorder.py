@@ -140,6 +140,7 @@ class Recorder:
                 for name, W in distributed.whole(matrices):
                     if self.writes:
                         spectra |= decompose({name: W}, k=self.top_k, vectors=True)
+                    del W  # freed before the next gather: one whole matrix at a time
             else:
                 spectra = decompose(dict(matrices), k=self.top_k, vectors=True)
         self.record_spectra(step, spectra)
