@@ -1,11 +1,12 @@
 """Framework trainings that tests run under ``torchrun --nproc_per_node 2`` (gloo, CPU).
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 \\
-        tests/distributed_scripts.py {lightning,huggingface} OUT
+        tests/distributed_scripts.py {plain,lightning,huggingface} OUT
 
-Each trains the same model twice, with the SpectralCallback (run folder ``OUT/live``) and
-without, and rank 0 saves both final state dicts (``OUT/recorded.safetensors``,
-``OUT/bare.safetensors``) for the test to compare.
+Each trains the same model twice, recording into the run folder ``OUT/live`` (a Recorder
+in a plain DDP loop, or the framework's SpectralCallback) and not, and rank 0 saves both
+final state dicts (``OUT/recorded.safetensors``, ``OUT/bare.safetensors``) for the test to
+compare.
 """
 
 from __future__ import annotations
@@ -19,6 +20,40 @@ from safetensors.torch import save_file
 from torch import nn
 
 STEPS, EVERY, TOP_K = 8, 4, 5
+
+
+def plain_ddp(out: Path) -> None:
+    """A plain loop as the docs show it: every rank creates the Recorder (here before the
+    process group starts: torchrun's RANK says who writes) and steps it."""
+    from specdyn import Pair, Recorder, Schedule
+
+    def train(recorder: Recorder | None) -> nn.Module:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 24), nn.ReLU(), nn.Linear(24, 16), nn.Linear(16, 1))
+        ddp = nn.parallel.DistributedDataParallel(model)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05)
+        data = torch.Generator().manual_seed(torch.distributed.get_rank())
+        for step in range(STEPS + 1):
+            if recorder is not None:
+                recorder.step(step, ddp)
+            if step == STEPS:
+                break
+            x = torch.randn(8, 8, generator=data)
+            loss = nn.functional.mse_loss(ddp(x), x[:, :1])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if recorder is not None:
+            recorder.finish()
+        return model
+
+    recorder = Recorder(out / "live", Schedule(every=EVERY, last=STEPS), [Pair("0", "2")], TOP_K)
+    torch.distributed.init_process_group("gloo")
+    recorded, bare = train(recorder), train(None)
+    if torch.distributed.get_rank() == 0:
+        named = {f"net.{k}": v for k, v in recorded.state_dict().items()}
+        _save(out, named, {f"net.{k}": v for k, v in bare.state_dict().items()})
+    torch.distributed.destroy_process_group()
 
 
 def lightning_ddp(out: Path) -> None:
@@ -137,4 +172,5 @@ def _save(out: Path, recorded: dict, bare: dict) -> None:
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
-    {"lightning": lightning_ddp, "huggingface": huggingface_ddp}[sys.argv[1]](Path(sys.argv[2]))
+    scripts = {"plain": plain_ddp, "lightning": lightning_ddp, "huggingface": huggingface_ddp}
+    scripts[sys.argv[1]](Path(sys.argv[2]))

@@ -141,3 +141,75 @@ def _writer_worker(rank: int, out: str) -> None:
 def test_only_rank0_opens_the_run_folder(tmp_path):
     launch(_writer_worker, str(tmp_path), timeout=60)
     assert not (tmp_path / "run").exists()
+
+
+def _transformer_worker(rank: int, out: str) -> None:
+    """FSDP2 on the project's Transformer: attention blocks and per-head slices of DTensors."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from specdyn.integrations.live import LiveRecorder
+    from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, alignment_pairs
+
+    cfg = TransformerLMConfig(vocab_size=50, context=8, n_layers=2, d_model=12, n_heads=3, d_mlp=20)
+    torch.manual_seed(0)
+    model = TransformerLM(cfg)
+    mesh = init_device_mesh("cpu", (2,))
+    for block in model.blocks:
+        fully_shard(block, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    recorder = Recorder(
+        Path(out) / "lm", Schedule(at=(0,)), alignment_pairs(cfg), top_k=4, heads=True
+    )
+    recorder.step(0, model)
+    recorder.finish()
+    full = {k: v.full_tensor() for k, v in model.state_dict().items()}
+    if rank == 0:
+        save_file(full, Path(out) / "lm.safetensors")
+        with pytest.raises(ValueError, match="sharded"):  # the callbacks record on rank 0 only
+            LiveRecorder(Path(out) / "live", Schedule(at=(0,))).record(0, model)
+
+
+def test_fsdp2_transformer_with_heads_records_as_one_process(tmp_path):
+    from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, alignment_pairs
+
+    launch(_transformer_worker, str(tmp_path), timeout=60)
+    cfg = TransformerLMConfig(vocab_size=50, context=8, n_layers=2, d_model=12, n_heads=3, d_mlp=20)
+    model = TransformerLM(cfg)
+    model.load_state_dict(load_file(tmp_path / "lm.safetensors"))
+    one = Recorder(tmp_path / "one", Schedule(at=(0,)), alignment_pairs(cfg), top_k=4, heads=True)
+    one.step(0, model)
+    one.finish()
+    run, single = open_run(tmp_path / "lm"), open_run(tmp_path / "one")
+    assert run.matrices == single.matrices and "blocks.1.attn.in_proj_weight.v.h2" in run.matrices
+    assert run.pairs == single.pairs
+    for name in run.matrices:
+        np.testing.assert_allclose(
+            run.singular_values(name)[1], single.singular_values(name)[1], rtol=1e-5, atol=1e-6
+        )
+    both = run.metrics.merge(single.metrics, on=["step", "matrix", "metric"])
+    np.testing.assert_allclose(both["value_x"], both["value_y"], rtol=1e-4, atol=1e-6)
+
+
+def _fsdp1_worker(rank: int, out: str) -> None:
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    model = _mlp()
+    wrapped = FullyShardedDataParallel(model, device_id=torch.device("cpu"))
+    assert distributed.is_fsdp1(wrapped)
+    recorder = Recorder(Path(out) / "fsdp1", _schedule(), pairs=[Pair("0", "2")], top_k=8)
+    _train(wrapped, rank, [recorder])
+    with FullyShardedDataParallel.summon_full_params(wrapped, writeback=False):
+        full = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if rank == 0:
+        save_file(full, Path(out) / "final.safetensors")
+
+
+def test_fsdp1_records_the_spectra_of_the_whole_weights(tmp_path):
+    launch(_fsdp1_worker, str(tmp_path), timeout=60)
+    final = load_file(tmp_path / "final.safetensors")
+    run = open_run(tmp_path / "fsdp1")
+    assert run.matrices == ["0", "2", "4"] and run.steps.tolist() == [0, 2, 4, 6]
+    for name in run.matrices:
+        expected = np.linalg.svd(final[f"{name}.weight"].double().numpy(), compute_uv=False)
+        np.testing.assert_allclose(run.singular_values(name)[1][-1], expected, rtol=1e-5, atol=1e-6)

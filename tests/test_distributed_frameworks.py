@@ -1,5 +1,6 @@
-"""The framework callbacks under DDP for real: ``torchrun --nproc_per_node 2`` (gloo, CPU)
-of a Lightning ``strategy="ddp"`` fit and of a Hugging Face Trainer (tests/distributed_scripts.py).
+"""DDP for real under ``torchrun --nproc_per_node 2`` (gloo, CPU): a plain loop with a
+Recorder, a Lightning ``strategy="ddp"`` fit and a Hugging Face Trainer with their
+callbacks (tests/distributed_scripts.py).
 Rank 0 records; its spectra are those of the same weights recorded in one process, and the
 final weights equal those of the same training without the callback."""
 
@@ -48,6 +49,21 @@ class _Regressor(nn.Module):  # the Lightning module's parameters, under the sam
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(8, 24), nn.ReLU(), nn.Linear(24, 16), nn.Linear(16, 1))
+
+
+def test_plain_loop_under_torchrun_records_on_rank0(tmp_path):
+    torchrun(["plain", str(tmp_path)])
+    recorded = load_file(tmp_path / "recorded.safetensors")
+    bare = load_file(tmp_path / "bare.safetensors")
+    assert all(torch.equal(recorded[k], bare[k]) for k in bare)
+    model = _Regressor()
+    model.load_state_dict(recorded)
+    run = open_run(tmp_path / "live")
+    assert run.matrices == ["0", "2", "3"] and run.pairs == ["0->2"]
+    for name in run.matrices:
+        W = model.net[int(name)].weight.detach().double().numpy()
+        expected = np.linalg.svd(W, compute_uv=False)
+        np.testing.assert_allclose(run.singular_values(name)[1][-1], expected, rtol=1e-5)
 
 
 def test_lightning_ddp_records_on_rank0(tmp_path):

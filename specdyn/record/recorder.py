@@ -129,9 +129,11 @@ class Recorder:
         """Decompose every matrix once, then write spectra, metrics and alignments."""
         model = distributed.unwrap(model)
         sharded = distributed.is_sharded(model)
-        if not (self.writes or sharded):
+        if not (self.writes or sharded or distributed.is_fsdp1(model)):
             return {}  # DDP: rank 0 records alone, whole weights on every rank
-        with distributed.full_parameters(model):  # FSDP1: the full parameters inside
+        with distributed.full_parameters(model):  # FSDP1: every rank summons them
+            if not (self.writes or sharded):
+                return {}  # FSDP1: the summons were this rank's collectives
             matrices = iter_weight_matrices(model, heads=self.heads)
             if self.select is not None:
                 matrices = ((n, W) for n, W in matrices if self.select(n))
