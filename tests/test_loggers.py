@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -85,12 +86,12 @@ def test_tensorboard_gets_scalars_and_histograms(tmp_path):
     )
 
 
-def _wandb_history(path) -> list[dict]:
-    """The history rows of a W&B ``.wandb`` file: a LevelDB-style log of protobuf records
-    (a 7-byte file header, 32 KiB blocks of chunks each with a 7-byte header)."""
+def _wandb_records(path) -> list:
+    """The protobuf records of a W&B ``.wandb`` file: a LevelDB-style log (a 7-byte file
+    header, 32 KiB blocks of chunks each with a 7-byte header)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    data, rows, pos, record = path.read_bytes(), [], 7, b""
+    data, records, pos, record = path.read_bytes(), [], 7, b""
     assert data[:4] == b":W&B"
     while pos + 7 <= len(data):
         left = 32768 - pos % 32768
@@ -98,17 +99,34 @@ def _wandb_history(path) -> list[dict]:
             pos += left
             continue
         _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if kind == 0 or pos + 7 + length > len(data):  # the end written so far
+            break
         record += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # a full record, or the last chunk of one
             message = pb.Record()
             message.ParseFromString(record)
+            records.append(message)
             record = b""
-            if message.WhichOneof("record_type") == "history":
-                rows.append(
-                    {i.key or "/".join(i.nested_key): i.value_json for i in message.history.item}
-                )
-    return rows
+    return records
+
+
+def _wandb_history(path) -> list[dict]:
+    """The history rows of a finished offline run, once its service has written the exit
+    record (``run.finish()`` can return before the file is complete)."""
+    deadline = time.monotonic() + 60
+    while True:
+        records = _wandb_records(path)
+        kinds = [r.WhichOneof("record_type") for r in records]
+        if "exit" in kinds or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert "exit" in kinds, kinds
+    return [
+        {i.key or "/".join(i.nested_key): i.value_json for i in r.history.item}
+        for r, kind in zip(records, kinds, strict=True)
+        if kind == "history"
+    ]
 
 
 def test_wandb_offline_run_gets_scalars_and_histograms(tmp_path, monkeypatch):
