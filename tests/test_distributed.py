@@ -147,6 +147,7 @@ def _transformer_worker(rank: int, out: str) -> None:
     """FSDP2 on the project's Transformer: attention blocks and per-head slices of DTensors."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
 
     from specdyn.integrations.live import LiveRecorder
     from specdyn.models.transformer_lm import TransformerLM, TransformerLMConfig, alignment_pairs
@@ -161,8 +162,23 @@ def _transformer_worker(rank: int, out: str) -> None:
     recorder = Recorder(
         Path(out) / "lm", Schedule(at=(0,)), alignment_pairs(cfg), top_k=4, heads=True
     )
-    recorder.step(0, model)
+    gathered, real = [], distributed.whole
+
+    def counting(W):
+        if isinstance(W, DTensor):
+            gathered.append(W.shape)
+        return real(W)
+
+    distributed.whole = counting
+    try:
+        recorder.step(0, model)
+    finally:
+        distributed.whole = real
     recorder.finish()
+    # each 2-D parameter gathered once (q/k/v and heads are views of it), out_proj once
+    # more for its per-head blocks
+    matrices = [p.shape for p in model.parameters() if p.ndim == 2]
+    assert len(gathered) == len(matrices) + cfg.n_layers, (gathered, matrices)
     full = {k: v.full_tensor() for k, v in model.state_dict().items()}
     if rank == 0:
         save_file(full, Path(out) / "lm.safetensors")

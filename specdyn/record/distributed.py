@@ -5,9 +5,10 @@
 - DDP: the wrapped module (``.module``) is recorded, so matrices keep the model's names.
   Its weights are whole on every rank, so rank 0 records alone: no collective, and the
   other ranks may create no Recorder at all.
-- FSDP2 (``fully_shard``): every parameter is a DTensor holding a shard. Each matrix is
-  gathered whole (``full_tensor()``, an all-gather) when its turn comes and dropped after
-  its decomposition, so the extra memory is about one matrix. The gathers are
+- FSDP2 (``fully_shard``): every parameter is a DTensor holding a shard. Each weight
+  parameter is gathered whole once (``full_tensor()``, an all-gather) when its turn comes,
+  its blocks are views of it, and it is dropped after its decomposition, so the extra
+  memory is about one matrix. The gathers are
   collectives: every rank must call ``recorder.step`` with the same model and schedule,
   and they gather the same matrices in the same order (the order of ``named_modules()``).
 - FSDP1 (``FullyShardedDataParallel``): the full parameters are summoned
@@ -17,7 +18,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
@@ -73,10 +73,9 @@ def full_parameters(model: nn.Module) -> AbstractContextManager[object]:
     return FSDP.summon_full_params(model, writeback=False)
 
 
-def whole(matrices: Iterable[tuple[str, Tensor]]) -> Iterator[tuple[str, Tensor]]:
-    """Each (name, matrix) with a DTensor gathered whole, one matrix at a time (a
-    collective: every rank must go through the same matrices in the same order)."""
+def whole(W: Tensor) -> Tensor:
+    """``W`` gathered whole if it is a DTensor (a collective: every rank must gather the
+    same parameters in the same order), else ``W`` itself."""
     from torch.distributed.tensor import DTensor
 
-    for name, W in matrices:
-        yield name, W.full_tensor() if isinstance(W, DTensor) else W
+    return W.full_tensor() if isinstance(W, DTensor) else W

@@ -134,12 +134,13 @@ class Recorder:
         with distributed.full_parameters(model):  # FSDP1: every rank summons them
             if not (self.writes or sharded):
                 return {}  # FSDP1: the summons were this rank's collectives
-            matrices = iter_weight_matrices(model, heads=self.heads)
+            whole = distributed.whole if sharded else None
+            matrices = iter_weight_matrices(model, heads=self.heads, whole=whole)
             if self.select is not None:
                 matrices = ((n, W) for n, W in matrices if self.select(n))
-            if sharded:  # each matrix gathered whole in turn, on every rank
+            if sharded:  # each parameter gathered whole in turn, on every rank
                 spectra: dict[str, Spectrum] = {}
-                for name, W in distributed.whole(matrices):
+                for name, W in matrices:
                     if self.writes:
                         spectra |= decompose({name: W}, k=self.top_k, vectors=True)
                     del W  # freed before the next gather: one whole matrix at a time
