@@ -8,9 +8,9 @@
 - FSDP2 (``fully_shard``): every parameter is a DTensor holding a shard. Each weight
   parameter is gathered whole once (``full_tensor()``, an all-gather) when its turn comes,
   its blocks are views of it, and it is dropped after its decomposition, so the extra
-  memory is about one matrix. The gathers are
-  collectives: every rank must call ``recorder.step`` with the same model and schedule,
-  and they gather the same matrices in the same order (the order of ``named_modules()``).
+  memory is about one matrix. The gathers are collectives: every rank must call
+  ``recorder.step`` with the same model and schedule, and they gather the same matrices
+  in the same order (the order of ``named_modules()``); rank 0 decomposes and writes.
 - FSDP1 (``FullyShardedDataParallel``): the full parameters are summoned
   (``summon_full_params``, every rank) for the record, so the extra memory is the model.
 """
