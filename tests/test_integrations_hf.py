@@ -93,6 +93,8 @@ def test_trainer_callback_matches_analyze_of_its_checkpoints(tmp_path):
     assert np.allclose(both["value_post"], both["value_live"], rtol=1e-4, atol=1e-5)
     logged = [row for row in trainer.state.log_history if "specdyn/alpha/transformer.wte" in row]
     assert [row["step"] for row in logged] == [0, 4, 8, 12]
+    losses = [row["step"] for row in trainer.state.log_history if "loss" in row]
+    assert losses == [4, 8, 12]  # the Trainer's own log at a recorded step is kept
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")

@@ -18,14 +18,18 @@ from torch import nn
 from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.mapping import Hints, MatrixSpec, plan, read
 from specdyn.checkpoints.sources import MemorySource
-from specdyn.record.diagnostics import whole_matrices
+from specdyn.record import distributed
+from specdyn.record.loggers import LOGGED, logged_scalars
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.record.stream import METRIC_SETS, record_stream
 from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
 
-LOGGED = ("normalized_effective_rank", "stable_rank", "alignment", "alpha")
+SHARDED = (
+    "the framework callbacks record DDP and single-process training; a sharded (FSDP) "
+    "model is recorded by a Recorder that every rank steps (docs/distributed.md)"
+)
 
 
 class RecordingOptions:
@@ -86,7 +90,13 @@ class LiveRecorder:
     @torch.no_grad()
     def record(self, step: int, model: nn.Module) -> dict[str, float]:
         """Record ``model`` at ``step``; returns its scalar metrics, keyed for a logger as
-        ``specdyn/<metric>/<matrix or pair>`` (whole matrices and pairs only)."""
+        ``specdyn/<metric>/<matrix or pair>`` (whole matrices and pairs only) and
+        ``specdyn/summary/<metric>``. A DDP model's wrapper is dropped; a sharded (FSDP)
+        model is refused: only the main process records here, and gathering its weights
+        would need every process."""
+        model = distributed.unwrap(model)
+        if distributed.is_sharded(model) or distributed.is_fsdp1(model):
+            raise ValueError(SHARDED)
         source = MemorySource(model.state_dict())
         if self._recorder is None:
             self._start(source)
@@ -115,14 +125,7 @@ class LiveRecorder:
         self._recorder = Recorder(self.run, self.schedule, pairs, self.top_k, self.heads)
 
     def _scalars(self, step: int) -> dict[str, float]:
-        frame = self._recorder.run.metrics.latest()  # type: ignore[union-attr]
-        rows = frame[frame["step"] == step]
-        keep = set(whole_matrices([s.name for s in self._specs])) | {
-            p.name
-            for p in self._recorder.pairs  # type: ignore[union-attr]
-        }
-        rows = rows[rows["matrix"].isin(keep) & rows["metric"].isin(self.log_metrics)]
-        return {
-            f"specdyn/{m}/{n}": float(v)
-            for n, m, v in zip(rows["matrix"], rows["metric"], rows["value"], strict=True)
-        }
+        recorder: Recorder = self._recorder  # type: ignore[assignment]
+        frame = recorder.run.metrics.latest()
+        names, pairs = [s.name for s in self._specs], [p.name for p in recorder.pairs]
+        return logged_scalars(frame[frame["step"] == step], names, pairs, self.log_metrics)

@@ -8,6 +8,10 @@
 
 Each recorded step decomposes every weight matrix once (same-shape matrices batched) and
 derives all scalar metrics and pair alignments from that one decomposition.
+
+Under ``torch.distributed`` only rank 0 writes (:mod:`.distributed`): a DDP model is
+recorded by rank 0 alone; a sharded (FSDP) model needs ``step()`` on every rank, which
+gathers each matrix whole in turn, and rank 0 decomposes it.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from specdyn.record import distributed
 from specdyn.record.agreement import ensure_agreement, thin_vectors
+from specdyn.record.loggers import LOGGED, Logger, as_logger, logged_scalars
 from specdyn.record.schedule import Schedule, spread
 from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics
-from specdyn.spectral.matrices import weight_matrices
+from specdyn.spectral.matrices import iter_weight_matrices
 from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment
 from specdyn.spectral.svd import Spectrum, decompose
 from specdyn.store import layout
@@ -67,6 +74,10 @@ class Recorder:
     (the first and last recorded included); 0 keeps them all.
     defer: write each record at the next ``step()`` (or ``flush()``/``finish()``), so that
     its copy to the host overlaps a training step; None: only when the matrices are on CUDA.
+    loggers: TensorBoard writers, wandb runs, MLflow runs (:mod:`.loggers`) that get each
+    record's ``LOGGED`` metrics and summary; histograms: the matrices whose singular values
+    they also get as a histogram (TensorBoard and W&B).
+    On a rank other than 0 of a process group the recorder writes and logs nothing.
     """
 
     def __init__(
@@ -80,18 +91,33 @@ class Recorder:
         vector_dtype: torch.dtype = torch.float32,
         vector_points: int = 0,
         defer: bool | None = None,
+        loggers: Sequence[object] = (),
+        histograms: Sequence[str] = (),
     ):
-        self.run = run if isinstance(run, RunWriter) else RunWriter(run)
+        self.writes = distributed.rank() == 0
+        if isinstance(run, RunWriter) and not self.writes:
+            raise ValueError(f"a RunWriter on rank {distributed.rank()}: pass the run folder")
+        self._run = (run if isinstance(run, RunWriter) else RunWriter(run)) if self.writes else None
+        self.loggers: list[Logger] = [as_logger(x) for x in loggers]
+        self.histograms = tuple(histograms)
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
         self.pairs, self.top_k, self.heads = tuple(pairs), top_k, heads
         self.select, self.vector_dtype = select, vector_dtype
         self.vector_points, self.defer = vector_points, defer
         self._pending: _Pending | None = None
-        if not self.run.has_config():  # a plain loop's run describes itself
+        if self.writes and not self.run.has_config():  # a plain loop's run describes itself
             self.run.write_config(self._describe())
 
+    @property
+    def run(self) -> RunWriter:
+        """The run's writer (rank 0 only)."""
+        if self._run is None:
+            raise RuntimeError(f"rank {distributed.rank()} writes no run: only rank 0 does")
+        return self._run
+
     def step(self, step: int, model: nn.Module) -> bool:
-        """Record ``model`` if ``step`` is scheduled; returns whether it recorded."""
+        """Record ``model`` if ``step`` is scheduled; returns whether it is (on every rank:
+        under DDP the other ranks do nothing, under FSDP they take part in the gathers)."""
         self.flush()
         if step not in self.schedule:
             return False
@@ -101,10 +127,25 @@ class Recorder:
     @torch.no_grad()
     def record(self, step: int, model: nn.Module) -> dict[str, Spectrum]:
         """Decompose every matrix once, then write spectra, metrics and alignments."""
-        matrices = weight_matrices(model, heads=self.heads)
-        if self.select is not None:
-            matrices = {n: W for n, W in matrices.items() if self.select(n)}
-        spectra = decompose(matrices, k=self.top_k, vectors=True)
+        model = distributed.unwrap(model)
+        sharded = distributed.is_sharded(model)
+        if not (self.writes or sharded or distributed.is_fsdp1(model)):
+            return {}  # DDP: rank 0 records alone, whole weights on every rank
+        with distributed.full_parameters(model):  # FSDP1: every rank summons them
+            if not (self.writes or sharded):
+                return {}  # FSDP1: the summons were this rank's collectives
+            whole = distributed.whole if sharded else None
+            matrices = iter_weight_matrices(model, heads=self.heads, whole=whole)
+            if self.select is not None:
+                matrices = ((n, W) for n, W in matrices if self.select(n))
+            if sharded:  # each parameter gathered whole in turn, on every rank
+                spectra: dict[str, Spectrum] = {}
+                for name, W in matrices:
+                    if self.writes:
+                        spectra |= decompose({name: W}, k=self.top_k, vectors=True)
+                    del W  # freed before the next gather: one whole matrix at a time
+            else:
+                spectra = decompose(dict(matrices), k=self.top_k, vectors=True)
         self.record_spectra(step, spectra)
         return spectra
 
@@ -116,6 +157,8 @@ class Recorder:
         with their metrics and alignments, plus any ``extra_rows`` of the metrics table.
         On CUDA (or with ``defer``) the write waits for the next ``step()``."""
         self.flush()
+        if not self.writes:
+            return
         spectra = dict(spectra)
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
         tensors = {layout.values_key(n): sp.s.float() for n, sp in spectra.items()}
@@ -137,7 +180,9 @@ class Recorder:
         if self._pending is None:
             return
         pending, self._pending = self._pending, None
-        pending.write(self.run)
+        rows = pending.write(self.run)
+        if self.loggers:
+            self._log(pending, rows)
 
     def finish(self) -> None:
         """Agreement (Eq. 5) of every recorded step with the last, from stored vectors:
@@ -145,6 +190,8 @@ class Recorder:
         then the vectors thinned to ``vector_points`` steps and each table compacted into
         its own file. Each part is idempotent, so a killed finish is completed by another."""
         self.flush()
+        if not self.writes:
+            return
         ensure_agreement(self.run, self.top_k)
         keep = self.kept_vector_steps(open_run(self.run.path).steps.tolist())
         if keep is not None:
@@ -160,6 +207,19 @@ class Recorder:
         last = self.schedule.last
         grid = self.schedule.steps(last) if last is not None else recorded
         return set(spread(grid, self.vector_points)) & set(recorded) | {recorded[0], recorded[-1]}
+
+    def _log(self, pending: _Pending, rows: list[dict]) -> None:
+        frame = pd.DataFrame(rows, columns=list(layout.METRICS_COLUMNS))
+        scalars = logged_scalars(frame, pending.matrices, pending.pairs, LOGGED)
+        values = pending.copy.wait()
+        unknown = [n for n in self.histograms if n not in pending.matrices]
+        if unknown:
+            raise ValueError(f"histograms of {unknown}: no such matrix in {pending.matrices}")
+        hists = {
+            f"specdyn/singular_values/{n}": values[layout.values_key(n)] for n in self.histograms
+        }
+        for logger in self.loggers:
+            logger.log(pending.step, scalars, hists)
 
     def _describe(self) -> dict:
         s = self.schedule
@@ -209,7 +269,8 @@ class _Pending:
     labels: list[tuple[str, str]]
     extra_rows: Sequence[dict]
 
-    def write(self, run: RunWriter) -> None:
+    def write(self, run: RunWriter) -> list[dict]:
+        """Write the record; returns its metric rows."""
         t = self.copy.wait()
         rows = [
             {
@@ -220,7 +281,8 @@ class _Pending:
             }
             for i, (name, metric) in enumerate(self.labels)
         ]
-        run.metrics.add(rows + list(self.extra_rows))
+        rows += list(self.extra_rows)
+        run.metrics.add(rows)
         vectors = {
             n: (t[layout.left_key(n)], t[layout.right_key(n)])
             for n in self.matrices
@@ -230,3 +292,4 @@ class _Pending:
         aligned = {p: t[layout.alignment_key(p)] for p in self.pairs}
         run.write_spectra(self.step, values, vectors, aligned)
         run.metrics.flush()
+        return rows

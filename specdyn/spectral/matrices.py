@@ -15,13 +15,14 @@ rules follow Appendix A of the paper:
 - Any other parameter with ndim >= 2: 2-D as is, more dims flattened after the first.
 
 Names are the parameter's qualified name without a trailing ``.weight``, with any
-``_orig_mod.`` / ``module.`` prefixes (torch.compile, DataParallel) dropped. Blocks append
+``_orig_mod.`` / ``module.`` prefixes (torch.compile, DataParallel) and FSDP1's
+``_fsdp_wrapped_module.`` dropped. Blocks append
 ``.q``/``.k``/``.v``, ``.h{i}`` for heads and the gate letter for recurrent layers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from torch import Tensor, nn
 
@@ -34,6 +35,7 @@ _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 def canonical_name(name: str) -> str:
     """Drop wrapper prefixes and a trailing ``.weight`` from a parameter name."""
     name = name.replace("._orig_mod.", ".")  # a compiled submodule
+    name = name.replace("_fsdp_wrapped_module.", "")  # an FSDP1 unit
     while name.startswith(_WRAPPER_PREFIXES):
         name = name.split(".", 1)[1]
     return name.removesuffix(".weight")
@@ -45,29 +47,46 @@ def weight_matrices(model: nn.Module, heads: bool = False) -> dict[str, Tensor]:
     Tensors are detached, and views of the parameters where the layout allows (all but
     transposed convolutions). Order is the order of ``model.named_modules()``, i.e. depth.
     """
-    out: dict[str, Tensor] = {}
+    return dict(iter_weight_matrices(model, heads))
+
+
+def iter_weight_matrices(
+    model: nn.Module, heads: bool = False, whole: Callable[[Tensor], Tensor] | None = None
+) -> Iterator[tuple[str, Tensor]]:
+    """The (name, 2-D tensor) pairs of :func:`weight_matrices`, one at a time, each made
+    when its turn comes. ``whole`` is applied to each parameter once, before it is
+    flattened or cut into blocks (a sharded parameter gathered: one at a time, and its
+    blocks are views of the gathered one)."""
+    whole = whole or _same
+    names: set[str] = set()
     seen: set[int] = set()  # a weight tied between modules comes once, under its first name
     for module_name, module in model.named_modules():  # a shared module comes once
         prefix = f"{module_name}." if module_name else ""
-        for name, matrix in _module_matrices(module, heads, seen):
-            out.setdefault(canonical_name(prefix + name), matrix)
+        for name, matrix in _module_matrices(module, heads, seen, whole):
+            name = canonical_name(prefix + name)
+            if name not in names:
+                names.add(name)
+                yield name, matrix
         seen |= {id(p) for p in module.parameters(recurse=False)}
-    return out
+
+
+def _same(W: Tensor) -> Tensor:
+    return W
 
 
 def _module_matrices(
-    module: nn.Module, heads: bool, seen: set[int]
+    module: nn.Module, heads: bool, seen: set[int], whole: Callable[[Tensor], Tensor]
 ) -> Iterator[tuple[str, Tensor]]:
     if isinstance(module, _CONV_T):
-        yield "weight", _conv_transpose_2d(module.weight.detach())
+        yield "weight", _conv_transpose_2d(whole(module.weight.detach()))
     elif isinstance(module, nn.MultiheadAttention):
-        yield from _attention_matrices(module, heads)
+        yield from _attention_matrices(module, heads, whole)
     elif isinstance(module, nn.RNNBase):
-        yield from _recurrent_matrices(module)
+        yield from _recurrent_matrices(module, whole)
     else:  # Linear, Embedding, ConvNd and any custom module: its own >=2-D parameters
         for name, param in module.named_parameters(recurse=False):
             if param.ndim >= 2 and id(param) not in seen:
-                yield name, _as_2d(param.detach())
+                yield name, _as_2d(whole(param.detach()))
 
 
 def _as_2d(W: Tensor) -> Tensor:
@@ -80,10 +99,12 @@ def _conv_transpose_2d(W: Tensor) -> Tensor:
     return W.transpose(0, 1).reshape(W.shape[1], -1)
 
 
-def _attention_matrices(attn: nn.MultiheadAttention, heads: bool) -> Iterator[tuple[str, Tensor]]:
+def _attention_matrices(
+    attn: nn.MultiheadAttention, heads: bool, whole: Callable[[Tensor], Tensor]
+) -> Iterator[tuple[str, Tensor]]:
     d, n_heads = attn.embed_dim, attn.num_heads
     if attn.in_proj_weight is not None:
-        W = attn.in_proj_weight.detach()  # (3d, d)
+        W = whole(attn.in_proj_weight.detach())  # (3d, d)
         yield "in_proj_weight", W
         blocks = {
             "in_proj_weight.q": W[:d],
@@ -91,26 +112,29 @@ def _attention_matrices(attn: nn.MultiheadAttention, heads: bool) -> Iterator[tu
             "in_proj_weight.v": W[2 * d :],
         }
     else:  # kdim/vdim differ from embed_dim: three separate parameters
-        blocks = {f"{x}_proj_weight": getattr(attn, f"{x}_proj_weight").detach() for x in "qkv"}
+        blocks = {f"{x}_proj_weight": getattr(attn, f"{x}_proj_weight") for x in "qkv"}
     for name, block in blocks.items():
+        block = whole(block.detach())  # q/k/v of in_proj: views of the whole W already
         yield name, block
         if heads:
             d_head = block.shape[0] // n_heads
             for h in range(n_heads):
                 yield f"{name}.h{h}", block[h * d_head : (h + 1) * d_head]
     if heads:  # the output projection's input columns, head by head: (d, d_head)
-        W_O = attn.out_proj.weight.detach()
+        W_O = whole(attn.out_proj.weight.detach())
         d_head = W_O.shape[1] // n_heads
         for h in range(n_heads):
             yield f"out_proj.h{h}", W_O[:, h * d_head : (h + 1) * d_head]
 
 
-def _recurrent_matrices(rnn: nn.RNNBase) -> Iterator[tuple[str, Tensor]]:
+def _recurrent_matrices(
+    rnn: nn.RNNBase, whole: Callable[[Tensor], Tensor]
+) -> Iterator[tuple[str, Tensor]]:
     gates = _GATES[rnn.mode.split("_")[0]]  # mode: LSTM, GRU, RNN_TANH or RNN_RELU
     for name, param in rnn.named_parameters(recurse=False):
         if param.ndim < 2:
             continue
-        W = param.detach()
+        W = whole(param.detach())
         yield name, W
         if name.startswith("weight_hr") or not gates:
             continue
@@ -119,4 +143,4 @@ def _recurrent_matrices(rnn: nn.RNNBase) -> Iterator[tuple[str, Tensor]]:
             yield f"{name}.{gate}", W[i * size : (i + 1) * size]
 
 
-__all__ = ["canonical_name", "weight_matrices"]
+__all__ = ["canonical_name", "iter_weight_matrices", "weight_matrices"]
