@@ -9,6 +9,7 @@ Public API:
     decompose(matrices, k)        one SVD per matrix, same shapes batched
     metrics                       effective_rank, alignment_matrix, agreement_matrix, ...
     Pair                          two consecutive matrices whose alignment is recorded
+    metric(name)                  decorator: register a user-defined metric of a Spectrum
     Recorder, Schedule            record spectra from any training loop
     open_run(path)                read a run: config, history, metrics, spectra
     open_sweep(path)              read a sweep: every point's tables, means over seeds
@@ -16,6 +17,7 @@ Public API:
 
 from specdyn import metrics
 from specdyn.record import Recorder, Schedule
+from specdyn.record.custom import MatrixSpectrum, UserMetricWarning, metric
 from specdyn.spectral import Pair, Spectrum, decompose, weight_matrices
 from specdyn.store import Run, open_run
 from specdyn.sweep.results import Sweep, open_sweep
@@ -24,6 +26,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "metrics",
+    "metric",
+    "MatrixSpectrum",
+    "UserMetricWarning",
     "Recorder",
     "Schedule",
     "Pair",

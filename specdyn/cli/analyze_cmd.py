@@ -35,6 +35,14 @@ def add_parser(sub: Subparsers) -> None:
         help="all: also alpha, alpha_weighted, log norms, MP outliers, rand_distance",
     )
     p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
+    p.add_argument(
+        "--metric",
+        dest="user_metrics",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="also record a user-defined metric (or an installed one by name; repeatable)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -45,7 +53,9 @@ def handle(args: argparse.Namespace) -> int:
 
     steps = _steps(args.steps)
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
-    options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
+    options = AnalyzeOptions(
+        args.top_k, args.pairs, args.metrics, args.heads, tuple(args.user_metrics)
+    )
     print(out, flush=True)
     analyze(args.paths, out, steps, options, log=print)
     print(summary(open_run(out)))

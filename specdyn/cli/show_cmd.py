@@ -11,6 +11,7 @@ import pandas as pd
 
 from specdyn.cli.common import Subparsers
 from specdyn.record.diagnostics import model_summary, whole_matrices
+from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
 
 
@@ -45,7 +46,17 @@ def summary(run: Run) -> str:
             "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
         )
     lines += _diagnostics(run)
+    lines += _user_metrics(run)
     return "\n".join(lines)
+
+
+def _user_metrics(run: Run) -> list[str]:
+    """User-defined metrics (``--metric``) at the last step, one column each."""
+    names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
+    if not names:
+        return []
+    values = pd.DataFrame({name: run.metric_values(name) for name in names})
+    return ["\nuser-defined metrics:\n" + values.to_string(float_format="{:.3f}".format)]
 
 
 def _diagnostics(run: Run) -> list[str]:

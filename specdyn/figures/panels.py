@@ -161,6 +161,13 @@ def alignment_score_panel(ax: Axes, run: Run) -> None:
     heatmap_panel(ax, run, "alignment", run.pairs, "Alignment score (top-10)", (0.0, 1.0))
 
 
+def metric_panel(ax: Axes, run: Run, metric: str) -> None:
+    """Any metric of the table (e.g. a user-defined one), matrices by depth against steps."""
+    present = set(run.metrics.loc[run.metrics["metric"] == metric, "matrix"])
+    rows = [m for m in [*run.matrices, *run.pairs] if m in present]
+    heatmap_panel(ax, run, metric, rows or sorted(present), metric)
+
+
 def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -> None:
     """Diagonal of the alignment matrix (Eq. 3) of one pair, index i against steps (Fig. 2d)."""
     if not run.pairs and pair is None:
@@ -199,6 +206,7 @@ __all__ = [
     "heatmap_panel",
     "heatmap_rows",
     "loss_panel",
+    "metric_panel",
     "samples_panel",
     "singular_values_panel",
 ]

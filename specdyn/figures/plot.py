@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
     out_dir = out_dir or run.path / layout.FIGURES
     check_drawable(run)
     extra = EXTRA | ({"samples": panels.samples_panel} if "samples" in run.artifacts() else {})
+    extra |= user_metric_panels(run)
     figures = {}
     for name, panel in (PANELS | extra).items():
         fig = Figure(figsize=(6, 4.2), layout="constrained")
@@ -48,6 +51,18 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
         figures[out_dir / f"{name}.png"] = fig
     figures[out_dir / "figure.png"] = draw_rows([run])
     return [save(fig, path) for path, fig in figures.items()]
+
+
+def user_metric_panels(run: Run) -> dict[str, Panel]:
+    """One heatmap per user-defined metric (the first entries of a vector one), named
+    ``metric-<name>``."""
+    names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
+    return {
+        "metric-" + re.sub(r"[^A-Za-z0-9_.-]", "_", name): functools.partial(
+            panels.metric_panel, metric=name
+        )
+        for name in names
+    }
 
 
 def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from specdyn.record import custom
 from specdyn.record.agreement import ensure_agreement, thin_vectors
 from specdyn.record.schedule import Schedule, spread
 from specdyn.record.transfer import HostCopy, to_host
@@ -67,6 +68,8 @@ class Recorder:
     (the first and last recorded included); 0 keeps them all.
     defer: write each record at the next ``step()`` (or ``flush()``/``finish()``), so that
     its copy to the host overlaps a training step; None: only when the matrices are on CUDA.
+    metrics: user-defined metrics to record (specs or functions, see
+    :mod:`specdyn.record.custom`); None: every metric registered with ``@specdyn.metric``.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Recorder:
         vector_dtype: torch.dtype = torch.float32,
         vector_points: int = 0,
         defer: bool | None = None,
+        metrics: Sequence[str | custom.UserMetric | custom.MetricFn] | None = None,
     ):
         self.run = run if isinstance(run, RunWriter) else RunWriter(run)
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule(every=schedule)
@@ -87,6 +91,8 @@ class Recorder:
         self.select, self.vector_dtype = select, vector_dtype
         self.vector_points, self.defer = vector_points, defer
         self._pending: _Pending | None = None
+        self.metrics = custom.registered() if metrics is None else custom.resolve_all(metrics)
+        self._warned: set[tuple[str, str]] = set()  # (metric, matrix) pairs warned about
         if not self.run.has_config():  # a plain loop's run describes itself
             self.run.write_config(self._describe())
 
@@ -105,18 +111,28 @@ class Recorder:
         if self.select is not None:
             matrices = {n: W for n, W in matrices.items() if self.select(n)}
         spectra = decompose(matrices, k=self.top_k, vectors=True)
-        self.record_spectra(step, spectra)
+        shapes = {n: (W.shape[0], W.shape[1]) for n, W in matrices.items()}
+        self.record_spectra(step, spectra, shapes=shapes)
         return spectra
 
     @torch.no_grad()
     def record_spectra(
-        self, step: int, spectra: Mapping[str, Spectrum], extra_rows: Sequence[dict] = ()
+        self,
+        step: int,
+        spectra: Mapping[str, Spectrum],
+        extra_rows: Sequence[dict] = (),
+        shapes: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Write spectra decomposed elsewhere (e.g. a checkpoint read one matrix at a time),
         with their metrics and alignments, plus any ``extra_rows`` of the metrics table.
-        On CUDA (or with ``defer``) the write waits for the next ``step()``."""
+        shapes: name -> (m, n) of each matrix, for user-defined metrics (default: read from
+        the vectors). On CUDA (or with ``defer``) the write waits for the next ``step()``."""
         self.flush()
         spectra = dict(spectra)
+        if self.metrics:
+            found = {n: _shape(sp) for n, sp in spectra.items()} | dict(shapes or {})
+            rows = custom.metric_rows(self.metrics, step, spectra, found, self._warned)
+            extra_rows = [*extra_rows, *rows]
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
         tensors = {layout.values_key(n): sp.s.float() for n, sp in spectra.items()}
         for name, sp in spectra.items():
@@ -177,9 +193,16 @@ class Recorder:
                 "heads": self.heads,
                 "vector_dtype": str(self.vector_dtype).removeprefix("torch."),
                 "vector_points": self.vector_points,
+                **({"metrics": [m.spec for m in self.metrics]} if self.metrics else {}),
             },
             "environment": {"versions": {"torch": torch.__version__}},
         }
+
+
+def _shape(sp: Spectrum) -> tuple[int, int]:
+    """(m, n) of a decomposed matrix, from its vectors; (r, r) when it kept none."""
+    r = sp.s.shape[-1]
+    return (r if sp.U is None else sp.U.shape[0], r if sp.V is None else sp.V.shape[0])
 
 
 _SCALAR = "metric/"  # a record's scalar metrics among its tensors, by position

@@ -18,6 +18,7 @@ import pandas as pd
 from specdyn.figures.choices import error_label
 from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
 from specdyn.record.recorder import SCALARS
+from specdyn.store import layout
 from specdyn.store.reader import Run
 
 DIGITS = 4  # significant digits of the largest value of each array
@@ -45,7 +46,7 @@ def run_data(run: Run) -> dict:
         "pair": figure_pair(run) if pairs else None,
         "metrics": metric_grids(run.metrics, [m for m in SCALARS if m in metric_names]),
         "scores": metric_grids(run.metrics, [m for m in SUMMARIES if m in metric_names]),
-        "diagnostics": metric_grids(run.metrics, [m for m in metric_names if m not in STANDARD]),
+        "diagnostics": metric_grids(run.metrics, diagnostic_names(metric_names)),
         "sv": {m: series(*v) for m, v in run.all_singular_values().items()},
         "align": {p: series(*v) for p, v in run.all_alignments().items()},
         "agree": (
@@ -54,6 +55,13 @@ def run_data(run: Run) -> dict:
             else None
         ),
     }
+
+
+def diagnostic_names(metric_names: list[str]) -> list[str]:
+    """The built-in diagnostics (``--metrics all``) and the user-defined metrics (of a
+    vector one, its first entries) of a run."""
+    built_in = [m for m in metric_names if m in layout.BUILT_IN_METRICS and m not in STANDARD]
+    return built_in + layout.user_metrics(metric_names)
 
 
 def history_data(history: pd.DataFrame) -> dict[str, dict[str, list]]:
