@@ -15,6 +15,7 @@ import specdyn
 from specdyn.cli.main import main
 from specdyn.errors import ConfigError
 from specdyn.record import custom
+from specdyn.spectral import registry as registry_module
 from specdyn.store import layout
 
 
@@ -38,8 +39,8 @@ SPEC = f"{__name__}:top1_share"
 @pytest.fixture
 def registry(monkeypatch):
     """An empty registry, restored after the test."""
-    monkeypatch.setattr(custom, "REGISTRY", {})
-    return custom.REGISTRY
+    monkeypatch.setattr(registry_module, "REGISTRY", {})
+    return registry_module.REGISTRY
 
 
 def test_registered_metric_is_recorded_by_a_plain_recorder(tmp_path, registry):

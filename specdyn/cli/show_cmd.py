@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from specdyn.cli.common import Subparsers
+from specdyn.errors import RunStoreError
 from specdyn.record.diagnostics import model_summary, whole_matrices
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
@@ -27,6 +28,13 @@ def handle(args: argparse.Namespace) -> int:
         print(f"specdyn: warning: {gap}", file=sys.stderr)
     print(summary(run))
     return 0
+
+
+BASELINES_NOTE = (
+    "~rand: the same metric of random data of the same dimensions (an i.i.d. Gaussian "
+    "matrix of the same shape and entry scale; independent uniformly random singular "
+    "vectors for alignment and agreement): see docs/metrics.md"
+)
 
 
 def summary(run: Run) -> str:
@@ -47,6 +55,8 @@ def summary(run: Run) -> str:
         )
     lines += _diagnostics(run)
     lines += _user_metrics(run)
+    if any(RANDOM in line for line in lines):
+        lines.append("\n" + BASELINES_NOTE)
     return "\n".join(lines)
 
 
@@ -55,8 +65,20 @@ def _user_metrics(run: Run) -> list[str]:
     names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
     if not names:
         return []
-    values = pd.DataFrame({name: run.metric_values(name) for name in names})
-    return ["\nuser-defined metrics:\n" + values.to_string(float_format="{:.3f}".format)]
+    found = {name: run.metric_values(name) for name in names}
+    values = pd.DataFrame(_beside_baselines(run, found, {n: n for n in names}))
+    return ["\nuser-defined metrics:\n" + values.to_string(float_format="{:.3f}".format, na_rep="")]
+
+
+def _beside_baselines(
+    run: Run, found: dict[str, dict[str, float]], metrics: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """Each column of last-step values followed by its baselines (``~rand``)."""
+    out = {}
+    for col, values in found.items():
+        out[col] = values
+        out[col + RANDOM] = baselines(run, metrics[col], list(values))
+    return out
 
 
 def _diagnostics(run: Run) -> list[str]:
@@ -68,9 +90,10 @@ def _diagnostics(run: Run) -> list[str]:
         "mp_outliers": "mp_outliers",
         "rand_dist": "rand_distance",
     }
-    values = pd.DataFrame({col: run.metric_values(m) for col, m in columns.items()})
-    if values.empty:
+    found = {col: run.metric_values(m) for col, m in columns.items()}
+    if not any(found.values()):
         return []
+    values = pd.DataFrame(_beside_baselines(run, found, columns))
     summary = model_summary(run.metrics, run.matrices)
     if len(summary) > 12:  # a long series: a dozen evenly spaced steps
         summary = summary.iloc[np.linspace(0, len(summary) - 1, 12).round().astype(int)]
@@ -94,5 +117,28 @@ def _spectra_table(run: Run) -> pd.DataFrame:
         "alignment@start": ("alignment", "first"),
         "alignment": ("alignment", "last"),
     }
-    values = {col: run.metric_values(metric, at) for col, (metric, at) in columns.items()}
+    values = {}
+    for col, (metric, at) in columns.items():
+        values[col] = run.metric_values(metric, at)
+        if at == "last" or metric == "agreement":  # agreement@start: against the last step
+            values[col + RANDOM] = baselines(run, metric, list(values[col]), at)
     return pd.DataFrame(values).dropna(axis=1, how="all")
+
+
+RANDOM = "~rand"  # a column of baselines: the metric of random data of the same dimensions
+
+
+def baselines(run: Run, metric: str, names: list[str], at: str = "last") -> dict[str, float]:
+    """name -> mean of ``Run.baseline`` at the ``first`` or ``last`` step; names without
+    one (a run that kept no vectors, so no shape) are left out."""
+    table = run.metrics[run.metrics["metric"] == metric]
+    if table.empty:
+        return {}
+    step = int(table["step"].max() if at == "last" else table["step"].min())
+    out = {}
+    for name in names:
+        try:
+            out[name] = run.baseline(metric, name, step).mean
+        except (RunStoreError, ValueError):  # no shape kept, or NaN on every random draw
+            continue
+    return out

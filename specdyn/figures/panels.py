@@ -12,6 +12,7 @@ from matplotlib.colors import Normalize
 
 from specdyn.errors import RunStoreError
 from specdyn.figures.choices import error_label, figure_choices
+from specdyn.figures.reference import edge_line
 from specdyn.store import layout
 from specdyn.store.reader import Run
 
@@ -99,6 +100,7 @@ def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None
     rgba = colours.to_rgba(np.arange(r))  # (r, 4)
     for i in range(r - 1, -1, -1):  # largest drawn last, on top
         ax.plot(steps, values[:, i], color=rgba[i], linewidth=0.8)
+    edge_line(ax, run, matrix, steps, values)
     ax.figure.colorbar(colours, ax=ax, label="rank index")
     ax.set(xlabel="step", ylabel="singular value", title=f"SV evolution: {matrix}")
 

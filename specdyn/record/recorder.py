@@ -13,7 +13,7 @@ derives all scalar metrics and pair alignments from that one decomposition.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -25,7 +25,7 @@ from specdyn.record.schedule import Schedule, spread
 from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import weight_matrices
-from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment
+from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment, pair_space
 from specdyn.spectral.svd import Spectrum, decompose
 from specdyn.store import layout
 from specdyn.store.reader import open_run
@@ -54,6 +54,7 @@ SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 SCORE_K = 10  # Eq. 4: the alignment score is the mean of the top-10 diagonal entries
+# (of fewer when fewer vectors are kept: the row's ``top_k`` column says how many)
 
 
 class Recorder:
@@ -134,6 +135,7 @@ class Recorder:
             rows = custom.metric_rows(self.metrics, step, spectra, found, self._warned)
             extra_rows = [*extra_rows, *rows]
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
+        spaces = {p.name: pair_space(spectra, p) for p in self.pairs}
         tensors = {layout.values_key(n): sp.s.float() for n, sp in spectra.items()}
         for name, sp in spectra.items():
             if sp.U is not None and sp.V is not None:
@@ -144,7 +146,13 @@ class Recorder:
         tensors |= {f"{_SCALAR}{i}": value for i, (_, value) in enumerate(scalars)}
         copy = to_host(tensors)
         labels = [label for label, _ in scalars]
-        self._pending = _Pending(step, copy, list(spectra), list(alignments), labels, extra_rows)
+        columns = {  # an alignment row says its k and the space its baseline draws in
+            p: {"top_k": min(SCORE_K, A.shape[-1]), "space_dim": spaces[p]}
+            for p, A in alignments.items()
+        }
+        self._pending = _Pending(
+            step, copy, list(spectra), list(alignments), labels, extra_rows, columns
+        )
         if not (copy.event is not None if self.defer is None else self.defer):
             self.flush()
 
@@ -231,6 +239,7 @@ class _Pending:
     pairs: list[str]
     labels: list[tuple[str, str]]
     extra_rows: Sequence[dict]
+    columns: dict[str, dict] = field(default_factory=dict)  # pair -> extra alignment columns
 
     def write(self, run: RunWriter) -> None:
         t = self.copy.wait()
@@ -241,6 +250,7 @@ class _Pending:
                 "metric": metric,
                 "value": float(t[_SCALAR + str(i)]),
             }
+            | (self.columns.get(name, {}) if metric == "alignment" else {})
             for i, (name, metric) in enumerate(self.labels)
         ]
         run.metrics.add(rows + list(self.extra_rows))

@@ -18,7 +18,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from specdyn.errors import RunStoreError
+from specdyn.spectral.baselines import Baseline
 from specdyn.store import layout
+from specdyn.store.baselines import run_baseline
 from specdyn.store.files import has_records, read_config, read_state
 from specdyn.store.tables import read_table
 
@@ -58,6 +60,23 @@ class Run:
         step = table["step"].max() if at == "last" else table["step"].min()
         rows = table[table["step"] == step]
         return dict(zip(rows["matrix"], rows["value"].astype(float), strict=True))
+
+    def baseline(self, metric: str, matrix: str, step: int | None = None) -> Baseline:
+        """What ``metric`` of ``matrix`` (or pair) would be at ``step`` (default: the last)
+        on random data of the same dimensions: ``.mean``, ``.std`` (one random draw's
+        spread), ``.distance(value)`` in stds. See :mod:`specdyn.spectral.baselines`."""
+        return run_baseline(self, metric, matrix, step)
+
+    @cached_property
+    def shapes(self) -> dict[str, tuple[tuple[int, int], int]]:
+        """matrix -> ((m, n), vectors kept), read from the last step that kept vectors;
+        matrices recorded without vectors are absent."""
+        for path in reversed(self._spectra_files):
+            with _open(path) as f:
+                names = layout.vector_matrices(list(f.keys()))
+                if names:
+                    return {n: _geometry(f, n) for n in names}
+        return {}
 
     @property
     def steps(self) -> np.ndarray:
@@ -311,6 +330,15 @@ def _open(path: Path) -> Any:
         return safe_open(path, framework="pt")
     except (SafetensorError, OSError) as err:
         raise RunStoreError(f"'{path}' is not a readable safetensors file: {err}") from err
+
+
+def _geometry(f: Any, matrix: str) -> tuple[tuple[int, int], int]:
+    (m, k), (n, _) = (f.get_slice(key).get_shape() for key in _vector_keys(matrix))
+    return (int(m), int(n)), int(k)
+
+
+def _vector_keys(matrix: str) -> tuple[str, str]:
+    return layout.left_key(matrix), layout.right_key(matrix)
 
 
 def _get(f: Any, key: str, path: Path) -> np.ndarray:
