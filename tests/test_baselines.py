@@ -134,3 +134,22 @@ def test_a_run_reads_the_baselines_of_its_own_matrices(tmp_path, monkeypatch):
     measured = run.metric_values("normalized_effective_rank")["0"]
     assert rank.distance(measured) == pytest.approx((measured - rank.mean) / rank.std)
     assert set(run.metrics.loc[run.metrics["metric"] == "alignment", "top_k"]) == {8}
+
+
+def test_scores_say_their_k_when_fewer_than_10_vectors_are_kept(tmp_path):
+    """Kept 4 vectors: the "top-10" scores average those 4 and their rows say top_k = 4."""
+    from specdyn.cli.show_cmd import summary
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(12, 20), nn.ReLU(), nn.Linear(20, 8))
+    rec = specdyn.Recorder(tmp_path / "run", 1, pairs=[specdyn.Pair("0", "2")], top_k=4)
+    for step in range(2):
+        rec.step(step, model)
+    rec.finish()
+    run = specdyn.open_run(tmp_path / "run")
+    scores = run.metrics[run.metrics["metric"].isin(["alignment", "agreement"])]
+    assert set(scores["top_k"]) == {4}
+    _, diag = run.alignment("0->2")
+    assert run.metric_values("alignment")["0->2"] == pytest.approx(float(diag[-1].mean()))
+    assert run.baseline("alignment", "0->2").how.endswith("top-4")
+    assert "top-k scores with k = 4" in summary(run)

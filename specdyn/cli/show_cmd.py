@@ -53,6 +53,7 @@ def summary(run: Run) -> str:
         lines.append(
             "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
         )
+        lines += _score_k(run)
     lines += _diagnostics(run)
     lines += _user_metrics(run)
     if any(RANDOM in line for line in lines):
@@ -81,6 +82,23 @@ def _beside_baselines(
     return out
 
 
+def _score_k(run: Run) -> list[str]:
+    """The k of the alignment and agreement scores, when fewer than 10 vectors were kept
+    (the rows' ``top_k`` column; the paper's scores average the top 10)."""
+    table = run.metrics
+    if "top_k" not in table.columns:
+        return []
+    rows = table[table["metric"].isin(("alignment", "agreement")) & table["top_k"].notna()]
+    ks = sorted({int(k) for k in rows["top_k"]})
+    if not ks or min(ks) >= SCORE_K:
+        return []
+    shown = ", ".join(map(str, ks))
+    return [
+        f"\nalignment and agreement are top-k scores with k = {shown}: fewer than {SCORE_K} "
+        f"vectors were kept (record.top_k), so each averages all that were kept"
+    ]
+
+
 def _diagnostics(run: Run) -> list[str]:
     """Single-checkpoint diagnostics (``analyze --metrics all``) and their per-model means."""
     columns = {
@@ -88,6 +106,7 @@ def _diagnostics(run: Run) -> list[str]:
         "alpha_w": "alpha_weighted",
         "log_spec_norm": "log_spectral_norm",
         "mp_outliers": "mp_outliers",
+        "num_spikes": "num_spikes",
         "rand_dist": "rand_distance",
     }
     found = {col: run.metric_values(m) for col, m in columns.items()}
@@ -125,6 +144,7 @@ def _spectra_table(run: Run) -> pd.DataFrame:
     return pd.DataFrame(values).dropna(axis=1, how="all")
 
 
+SCORE_K = 10  # the paper's scores: the mean of the top-10 diagonal entries
 RANDOM = "~rand"  # a column of baselines: the metric of random data of the same dimensions
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from specdyn.spectral import metrics, powerlaw
+from specdyn.spectral import metrics, mp_fit, powerlaw
 from specdyn.spectral.registry import MatrixSpectrum
 
 SCORE_K = 10  # Eq. 4-5: scores average the top-10 diagonal entries (fewer if fewer kept)
@@ -109,11 +109,13 @@ MATRIX_METRICS: dict[str, tuple[Callable[[MatrixSpectrum], float], bool]] = {
     "log_spectral_norm": (lambda sp: powerlaw.log_spectral_norm(sp.s), True),
     "log_norm": (lambda sp: powerlaw.log_norm(sp.s), True),
     "mp_outliers": (lambda sp: float(powerlaw.mp_outliers(sp.s, sp.shape)), False),
+    "num_spikes": (lambda sp: float(mp_fit.num_spikes(sp.s, sp.shape)), False),
     "rand_distance": (lambda sp: powerlaw.rand_distance(sp.s, sp.shape), False),
 }
 
 
-FITS = ("alpha", "alpha_weighted", "log_alpha_norm")  # the costly ones: FIT_SAMPLES draws
+# the costly ones (a fit per draw): FIT_SAMPLES draws
+FITS = ("alpha", "alpha_weighted", "log_alpha_norm", "num_spikes")
 
 
 @functools.lru_cache(maxsize=16)
