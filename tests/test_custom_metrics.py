@@ -5,6 +5,7 @@ a failing one warns once per matrix and the run goes on."""
 from __future__ import annotations
 
 import math
+from importlib import metadata
 
 import pytest
 import torch
@@ -120,3 +121,29 @@ def test_cli_analyze_records_a_user_metric(tmp_path, capsys):
     assert main(["analyze", str(folder), "--out", str(out), "--metric", SPEC]) == 0
     assert "top1_share" in capsys.readouterr().out
     assert set(specdyn.open_run(out).metric_values("top1_share")) == {"fc"}
+
+
+def test_an_installed_package_offers_metrics_by_entry_point(tmp_path, registry, monkeypatch):
+    entry = metadata.EntryPoint("share", SPEC, custom.ENTRY_POINTS)
+    found = {custom.ENTRY_POINTS: [entry]}
+    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: found[group])
+    rec = specdyn.Recorder(tmp_path / "run", 1, top_k=2, metrics=["share"])
+    rec.step(0, nn.Sequential(nn.Linear(4, 3)))
+    rec.finish()
+    run = specdyn.open_run(tmp_path / "run")
+    assert 0 < run.metric_values("share")["0"] <= 1
+    assert run.config["recorder"]["metrics"] == [SPEC]
+
+
+def test_the_callbacks_record_user_metrics(tmp_path, registry):
+    """Both framework callbacks record through LiveRecorder, with ``user_metrics``."""
+    from specdyn.integrations.live import LiveRecorder, RecordingOptions
+    from specdyn.record.schedule import Schedule
+
+    options = RecordingOptions(tmp_path / "run", every=1, user_metrics=[SPEC]).options
+    live = LiveRecorder(tmp_path / "run", Schedule(every=1), **options)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    live.record(0, model)
+    live.finish()
+    values = specdyn.open_run(tmp_path / "run").metric_values("top1_share")
+    assert set(values) == {"0", "2"}
