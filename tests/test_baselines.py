@@ -57,7 +57,9 @@ def test_scaled_and_power_law_baselines_match_a_monte_carlo(shape):
     sigma = 0.3
     got = b.matrix_baseline(b.MATRIX_METRICS["spectral_norm"][0], shape, 4, sigma)
     _agree(got, [float(torch.linalg.matrix_norm(sigma * G, 2)) for G in _gaussians(shape)])
-    alpha = b.matrix_baseline(b.MATRIX_METRICS["alpha"][0], shape, 4, samples=b.FIT_SAMPLES)
+    alpha = b.matrix_baseline(
+        b.MATRIX_METRICS["alpha"][0], shape, 4, samples=b.FIT_SAMPLES["alpha"]
+    )
     fits = [powerlaw.fit_powerlaw(torch.linalg.svdvals(G)).alpha for G in _gaussians(shape)]
     _agree(alpha, fits)
 
@@ -121,7 +123,7 @@ def test_a_run_reads_the_baselines_of_its_own_matrices(tmp_path, monkeypatch):
     assert run.shapes == {"0": ((20, 12), 8), "2": ((8, 20), 8)}
     rank = run.baseline("normalized_effective_rank", "0")
     fn = b.MATRIX_METRICS["normalized_effective_rank"][0]
-    assert rank == b.matrix_baseline(fn, (20, 12), 8, scaled=False)
+    assert rank == b.matrix_baseline(fn, (20, 12), 8, scaled=False, vectors=False)
     assert run.baseline("agreement", "2").mean == pytest.approx(
         b.mean_abs_dot(8) * b.mean_abs_dot(20)
     )

@@ -45,9 +45,10 @@ def run_baseline(run: Run, metric: str, matrix: str, step: int | None = None) ->
         edge = b.mp_bulk_edge(shape, sigma)
         return b.Baseline(edge, 0.0, 0, f"Marchenko-Pastur edge, entry scale {sigma:.4g}")
     fn, scaled = _matrix_metric(metric)
-    samples = min(b.samples_for(shape), b.FIT_SAMPLES) if metric in b.FITS else None
-    scale = sigma if scaled else 1.0
-    return b.matrix_baseline(fn, shape, kept, scale, samples, name=matrix, scaled=scaled)
+    fits = b.FIT_SAMPLES.get(metric)
+    samples = None if fits is None else min(b.samples_for(shape), fits)
+    scale, vectors = (sigma if scaled else 1.0), metric not in b.MATRIX_METRICS
+    return b.matrix_baseline(fn, shape, kept, scale, samples, 0, matrix, scaled, vectors)
 
 
 def _matrix_metric(metric: str) -> tuple[MetricFn, bool]:
