@@ -108,7 +108,11 @@ def test_cli_run_records_shows_plots_and_reports_a_user_metric(tmp_path, capsys)
     assert main(["report", str(run_dir), "--out", str(page)]) == 0
     from specdyn.report.collect import run_data
 
-    assert "top1_share" in run_data(run)["diagnostics"]
+    data = run_data(run)
+    assert "top1_share" in data["diagnostics"]
+    value, mean, std = data["baselines"]["top1_share"]["mlp.fc_in"]  # against random data
+    assert 0 < mean < 1 and std > 0 and "Against random" in page.read_text()
+    assert "top1_share~rand" in shown
 
 
 def test_cli_analyze_records_a_user_metric(tmp_path, capsys):

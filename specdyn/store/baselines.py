@@ -29,7 +29,7 @@ _INDEX = re.compile(r"^(.*)\[(\d+)\]$")
 def run_baseline(run: Run, metric: str, matrix: str, step: int | None = None) -> b.Baseline:
     """The baseline of ``metric`` of ``matrix`` (or pair) at ``step`` (default: the last
     recorded); RunStoreError when the run lacks what it needs, ConfigError for a metric
-    that is neither built in nor registered."""
+    that is neither built in, nor among the specs of the run's config, nor registered."""
     if metric == "alignment":
         return _alignment(run, matrix, step)
     shape, kept = _geometry(run, matrix)
@@ -44,19 +44,33 @@ def run_baseline(run: Run, metric: str, matrix: str, step: int | None = None) ->
     if metric == EDGE:
         edge = b.mp_bulk_edge(shape, sigma)
         return b.Baseline(edge, 0.0, 0, f"Marchenko-Pastur edge, entry scale {sigma:.4g}")
-    fn, scaled = _matrix_metric(metric)
+    fn, scaled = _matrix_metric(metric, _specs(run.config))
     fits = b.FIT_SAMPLES.get(metric)
     samples = None if fits is None else min(b.samples_for(shape), fits)
     scale, vectors = (sigma if scaled else 1.0), metric not in b.MATRIX_METRICS
     return b.matrix_baseline(fn, shape, kept, scale, samples, 0, matrix, scaled, vectors)
 
 
-def _matrix_metric(metric: str) -> tuple[MetricFn, bool]:
-    """(function of a MatrixSpectrum, whether it depends on the entry scale)."""
+def _specs(config: dict) -> list[str]:
+    """The user-defined metrics a run's config says it recorded, as specs."""
+    sections = (("record", "metrics"), ("recorder", "metrics"), ("analyze", "user_metrics"))
+    found: list[str] = []
+    for section, key in sections:
+        part = config.get(section)
+        if isinstance(part, dict):
+            found += [str(spec) for spec in part.get(key) or () if str(spec) not in found]
+    return found
+
+
+def _matrix_metric(metric: str, specs: list[str]) -> tuple[MetricFn, bool]:
+    """(function of a MatrixSpectrum, whether it depends on the entry scale): a built-in,
+    or a user-defined metric, found among the run's own ``specs``, else by name."""
     if metric in b.MATRIX_METRICS:
         return b.MATRIX_METRICS[metric]
     index = _INDEX.match(metric)
-    fn = resolve(index.group(1) if index else metric).fn
+    name = index.group(1) if index else metric
+    by_name = {m.name: m for m in map(resolve, specs)}
+    fn = (by_name[name] if name in by_name else resolve(name)).fn
     if index is None:
         return fn, True
     i = int(index.group(2))
