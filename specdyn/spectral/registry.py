@@ -17,6 +17,8 @@ A plain dict from name to metric, like every registry of specdyn. Recording them
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -102,7 +104,7 @@ def registered() -> tuple[UserMetric, ...]:
 def _import(spec: str) -> MetricFn:
     module_name, _, attr = spec.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = _module(module_name)
         for part in attr.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as err:
@@ -110,6 +112,18 @@ def _import(spec: str) -> MetricFn:
     if not callable(target):
         raise ConfigError(f"metric '{spec}' is not a function")
     return target
+
+
+def _module(name: str) -> Any:
+    """The module ``name``, looked for in the current folder too (as ``python -m`` does; the
+    installed ``specdyn`` command's path holds only its own folder)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name.partition(".")[0] or os.getcwd() in sys.path:
+            raise
+    sys.path.append(os.getcwd())
+    return importlib.import_module(name)
 
 
 def _by_function(fn: MetricFn, spec: str) -> UserMetric:
