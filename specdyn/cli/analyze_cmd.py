@@ -32,7 +32,7 @@ def add_parser(sub: Subparsers) -> None:
         "--metrics",
         choices=("default", "all"),
         default="default",
-        help="all: also alpha, alpha_weighted, log norms, MP outliers, rand_distance",
+        help="all: also alpha, alpha_weighted, log norms, MP outliers, num_spikes, rand_distance",
     )
     p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
     p.add_argument(
