@@ -9,6 +9,7 @@ Public API:
     decompose(matrices, k)        one SVD per matrix, same shapes batched
     metrics                       effective_rank, alignment_matrix, agreement_matrix, ...
     Pair                          two consecutive matrices whose alignment is recorded
+    metric(name)                  decorator: register a user-defined metric of a Spectrum
     Recorder, Schedule            record spectra from any training loop
     open_run(path)                read a run: config, history, metrics, spectra
     open_sweep(path)              read a sweep: every point's tables, means over seeds
@@ -22,6 +23,7 @@ from specdyn.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from specdyn import metrics
+    from specdyn.record.custom import MatrixSpectrum, UserMetricWarning, metric
     from specdyn.record.recorder import Recorder
     from specdyn.record.schedule import Schedule
     from specdyn.spectral.matrices import weight_matrices
@@ -36,6 +38,9 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "metrics": "",
+        "metric": "specdyn.record.custom",
+        "MatrixSpectrum": "specdyn.record.custom",
+        "UserMetricWarning": "specdyn.record.custom",
         "Recorder": "specdyn.record.recorder",
         "Schedule": "specdyn.record.schedule",
         "Pair": "specdyn.spectral.pairs",
@@ -51,6 +56,9 @@ __getattr__ = lazy_exports(
 
 __all__ = [
     "metrics",
+    "metric",
+    "MatrixSpectrum",
+    "UserMetricWarning",
     "Recorder",
     "Schedule",
     "Pair",

@@ -209,3 +209,21 @@ def test_perturb_model_leaves_the_output_layer_alone():
     torch.testing.assert_close(model[0].weight.norm(), first.norm())
     with pytest.raises(ConfigError, match="eta"):
         perturb(first, -0.1, first)
+
+
+def test_the_barrier_table_carries_eq6_and_the_authors_interior_value():
+    """Eq. 6 includes the endpoints (never below 0); the authors' compute_barrier takes the
+    interior alphas only, so a path below the straight line gives a negative value."""
+    from specdyn.analyses.barrier import interior_barrier
+    from specdyn.analyses.lmc import barriers
+
+    below = [0.0] + [-0.1] * 9 + [0.0]  # the path dips below the line everywhere inside
+    assert barrier(ALPHAS, below) == 0.0
+    assert interior_barrier(ALPHAS, below) == pytest.approx(-0.1)
+    bump = [1 - (2 * a - 1) ** 2 for a in ALPHAS]  # interior maximum positive: both agree
+    assert interior_barrier(ALPHAS, bump) == barrier(ALPHAS, bump) == pytest.approx(1.0)
+    pairs = zip(ALPHAS, below, strict=True)
+    curve = [{"alpha": a, "split": "val", "loss": v, "error": 0.5} for a, v in pairs]
+    rows = {r["metric"]: r for r in barriers(curve)}
+    assert rows["loss"]["value"] == 0.0 and rows["loss"]["interior"] == pytest.approx(-0.1)
+    assert rows["error"]["value"] == rows["error"]["interior"] == 0.0

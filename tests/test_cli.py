@@ -56,7 +56,7 @@ def test_run_show_plot_compare(tmp_path, capsys):
     assert code == 0 and "mlp.fc_in" in out and "norm_eff_rank" in out and "val" in out
     code, out, _ = run_cli(capsys, "plot", str(run_dir))
     pngs = [line for line in out.split() if line.endswith(".png")]
-    assert code == 0 and len(pngs) == 7
+    assert code == 0 and len(pngs) == 11  # 7 panels, 4 against random (figures.reference)
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     target = tmp_path / "fig2.png"
     code, out, _ = run_cli(capsys, "compare", str(run_dir), str(run_dir), "--out", str(target))

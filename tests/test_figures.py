@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from specdyn import Run, open_run
 from specdyn.figures import CHOICES, compare_runs, error_label, figure_choices, plot_run
 from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
-from specdyn.figures.plot import EXTRA, PANELS, save
+from specdyn.figures.plot import BASELINES, EXTRA, PANELS, save
 from specdyn.tasks import TASKS
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -48,7 +48,8 @@ def test_plot_run_writes_every_panel_and_the_row(tiny_task_run, tmp_path):
     run = open_run(tiny_task_run("unet-mnist"))  # the one task that keeps samples
     written = plot_run(run, tmp_path)
     names = {p.name for p in written}
-    assert names == {f"{n}.png" for n in [*PANELS, *EXTRA, "samples", "figure"]}
+    against_random = [f"baseline-{m}" for m in BASELINES]  # specdyn.figures.reference
+    assert names == {f"{n}.png" for n in [*PANELS, *EXTRA, *against_random, "samples", "figure"]}
     assert all(_is_a_drawn_png(p) for p in written)
     assert _is_a_drawn_png(compare_runs([run, run], tmp_path / "compare.png", ["a", "b"]))
 

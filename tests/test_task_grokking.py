@@ -87,3 +87,25 @@ def test_paper_presets_are_appendix_a6():
         True,
     )
     assert task.TASK.default_preset == "cpu"
+
+
+def test_per_head_query_key_alignment_as_the_authors_compute_it(tmp_path):
+    """record.heads=true adds the authors' qk_align: W_Q and W_K split into heads, each
+    head's |U_q^T U_k| diagonal, averaged over heads; its score the mean of the top-k."""
+    cfg = apply_overrides(task.PRESETS["tiny"], ["record.heads=true", "steps=5"])
+    run = open_run(train(cfg, tmp_path / "run", CPU, progress=False))
+    assert "attn.q<->k" in run.pairs
+    W = run.checkpoint(5)["attn.in_proj_weight"].double()  # (3d, d): q, k, v stacked
+    d, n_heads = W.shape[1], cfg.model.n_heads
+    d_head, k = d // n_heads, cfg.record.top_k
+    diagonals = []
+    for h in range(n_heads):
+        rows = slice(h * d_head, (h + 1) * d_head)
+        U_q = torch.linalg.svd(W[:d][rows], full_matrices=False)[0][:, :k]
+        U_k = torch.linalg.svd(W[d : 2 * d][rows], full_matrices=False)[0][:, :k]
+        diagonals.append((U_q.T @ U_k).diagonal().abs())
+    want = torch.stack(diagonals).mean(0)  # (k',)
+    steps, got = run.alignment("attn.q<->k")
+    assert torch.allclose(torch.from_numpy(got[-1]).double(), want, atol=1e-4)
+    score = run.metric_values("alignment")["attn.q<->k"]
+    assert score == pytest.approx(float(want[:10].mean()), abs=1e-4)

@@ -12,8 +12,9 @@ its own data-order seed (perturbed first for ``perturb``). Pairs of branch endpo
 For each pair, the whole state is interpolated at 11 alphas, BatchNorm statistics are
 recomputed at every alpha, and every split of the task is evaluated: one model, loaded 11
 times, one pass over the statistics batches and one over each split per alpha. Tables in
-``DESIGN/analyses/lmc/``: ``curve`` (loss and error per alpha), ``barrier`` (Eq. 6 per split
-and metric) and ``agreement`` (the diagonal of Eq. 5 between the endpoints' recorded final
+``DESIGN/analyses/lmc/``: ``curve`` (loss and error per alpha), ``barrier`` (per split
+and metric: ``value``, Eq. 6 as printed, and ``interior``, the authors' interior-only
+barrier) and ``agreement`` (the diagonal of Eq. 5 between the endpoints' recorded final
 vectors, per matrix). Every step resumes: finished runs and evaluated pairs are skipped.
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from specdyn.analyses.barrier import ALPHAS, barrier
+from specdyn.analyses.barrier import ALPHAS, barrier, interior_barrier
 from specdyn.analyses.branching import BranchSpec, final_state, prepare, read_spec, run_branches
 from specdyn.analyses.interpolate import interpolate_states
 from specdyn.analyses.perturb import check_eta
@@ -249,14 +250,17 @@ def interpolation_curve(
 
 
 def barriers(curve: list[dict]) -> list[dict]:
-    """Eq. 6 on every split, for loss and for error."""
+    """Barriers on every split, for loss and for error: ``value`` is Eq. 6 (never below
+    0), ``interior`` the authors' interior-only value (can be negative): see
+    :mod:`specdyn.analyses.barrier`."""
     out = []
     for split in dict.fromkeys(r["split"] for r in curve):
         rows = sorted((r for r in curve if r["split"] == split), key=lambda r: r["alpha"])
         alphas = [r["alpha"] for r in rows]
         for metric in ("loss", "error"):
-            value = barrier(alphas, [r[metric] for r in rows])
-            out.append({"split": split, "metric": metric, "value": value})
+            values = [r[metric] for r in rows]
+            row = {"split": split, "metric": metric, "value": barrier(alphas, values)}
+            out.append(row | {"interior": interior_barrier(alphas, values)})
     return out
 
 

@@ -23,6 +23,7 @@ from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.mapping import MatrixSpec, plan, read
 from specdyn.checkpoints.series import Checkpoint, discover
 from specdyn.errors import CheckpointError, ConfigError
+from specdyn.record.custom import resolve_all
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.record.stream import METRIC_SETS, record_stream
@@ -38,12 +39,14 @@ from specdyn.store.writer import RunWriter
 class AnalyzeOptions:
     """top_k: singular vectors kept (0: values only, no alignment or agreement); pairs:
     'auto', 'none' or a JSON file of pairs;
-    metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks."""
+    metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks;
+    user_metrics: user-defined metrics to record, as specs (see specdyn.record.custom)."""
 
     top_k: int = 100
     pairs: str = "auto"
     metrics: str = "default"
     heads: bool = False
+    user_metrics: tuple[str, ...] = ()
 
 
 def analyze(
@@ -57,6 +60,7 @@ def analyze(
     into the run folder ``out``; returns it."""
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
+    resolve_all(options.user_metrics)  # every metric loads before anything is written
     if options.top_k < 0:
         raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
     if any(hub.is_hub(p) for p in paths):
@@ -132,7 +136,7 @@ def _recorder(out: Path, config: dict, pairs: list[Pair], options: AnalyzeOption
     writer = RunWriter(out)
     writer.write_config(config)
     at = tuple(int(s) for s in config["checkpoints"])
-    return Recorder(writer, Schedule(at=at), pairs, options.top_k)
+    return Recorder(writer, Schedule(at=at), pairs, options.top_k, metrics=options.user_metrics)
 
 
 def _record(
@@ -236,7 +240,7 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
         "preset": None,
         "seed": None,
         "data_source": "checkpoints",
-        "analyze": asdict(options) | {"pairs": [p.name for p in pairs]},
+        "analyze": _options(options) | {"pairs": [p.name for p in pairs]},
         "checkpoints": {str(s): label for s, label in sorted(checkpoints.items())},
         "recorder": {
             "top_k": options.top_k,
@@ -245,6 +249,17 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
         },
         "environment": {"versions": {"torch": torch.__version__}},
     }
+
+
+def _options(options: AnalyzeOptions) -> dict:
+    """The options as the config keeps them; no user metrics: no key (as before they were
+    an option, so that older analyses are continued)."""
+    out = asdict(options)
+    if not options.user_metrics:
+        del out["user_metrics"]
+    else:
+        out["user_metrics"] = list(options.user_metrics)
+    return out
 
 
 def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:

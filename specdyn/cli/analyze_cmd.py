@@ -34,9 +34,17 @@ def add_parser(sub: Subparsers) -> None:
         "--metrics",
         choices=("default", "all"),
         default="default",
-        help="all: also alpha, alpha_weighted, log norms, MP outliers, rand_distance",
+        help="all: also alpha, alpha_weighted, log norms, MP outliers, num_spikes, rand_distance",
     )
     p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
+    p.add_argument(
+        "--metric",
+        dest="user_metrics",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="also record a user-defined metric (or an installed one by name; repeatable)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -50,7 +58,9 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.store.reader import open_run
 
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
-    options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
+    options = AnalyzeOptions(
+        args.top_k, args.pairs, args.metrics, args.heads, tuple(args.user_metrics)
+    )
     print(out, flush=True)
     analyze(args.paths, out, steps, options, log=print)
     print(summary(open_run(out)))

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from specdyn.cli.common import Subparsers, free_cores
-from specdyn.config.overrides import apply_overrides, fields_of, run_hash, set_value
+from specdyn.config.overrides import (
+    apply_overrides,
+    fields_of,
+    replace_fields,
+    run_hash,
+    set_value,
+)
 from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
@@ -33,6 +39,14 @@ def add_parser(sub: Subparsers) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set weight_decay=0.1 (repeatable)",
+    )
+    p.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="also record a user-defined metric (or an installed one by name; repeatable)",
     )
     p.add_argument("--data-dir", help="folder holding the real data set (sets data.data_dir)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -75,6 +89,11 @@ def resolve(args: argparse.Namespace) -> RunConfig:
         if "data.data_dir" not in fields_of(cfg):
             raise ConfigError(f"--data-dir is not read by task '{cfg.task}': it uses no data set")
         cfg = set_value(cfg, "data.data_dir", args.data_dir)
+    if args.metrics:
+        from specdyn.record.custom import resolve_all  # checked now: nothing written yet
+
+        resolve_all([*cfg.record.metrics, *args.metrics])
+        cfg = replace_fields(cfg, {"record.metrics": (*cfg.record.metrics, *args.metrics)})
     return validate(cfg)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from specdyn.cli.common import Subparsers, open_checked_run
+from specdyn.errors import RunStoreError
+from specdyn.store import layout
 
 if TYPE_CHECKING:  # imported when the command runs: `specdyn show --help` loads nothing
     import pandas as pd
@@ -31,6 +33,13 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+BASELINES_NOTE = (
+    "~rand: the same metric of random data of the same dimensions (an i.i.d. Gaussian "
+    "matrix of the same shape and entry scale; independent uniformly random singular "
+    "vectors for alignment and agreement): see docs/metrics.md"
+)
+
+
 def summary(run: Run) -> str:
     steps = run.steps.tolist()
     shown = ", ".join(map(str, steps)) if len(steps) <= 8 else f"{steps[0]} ... {steps[-1]}"
@@ -50,7 +59,11 @@ def summary(run: Run) -> str:
         lines.append(
             "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
         )
+        lines += _score_k(run)
     lines += _diagnostics(run)
+    lines += _user_metrics(run)
+    if any(RANDOM in line for line in lines):
+        lines.append("\n" + BASELINES_NOTE)
     return "\n".join(lines)
 
 
@@ -71,6 +84,46 @@ def _origin(cfg: dict) -> list[str]:
     return [f"source:   a Recorder in a training loop (top_k {recorder.get('top_k', '?')})"]
 
 
+def _user_metrics(run: Run) -> list[str]:
+    """User-defined metrics (``--metric``) at the last step, one column each."""
+    names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
+    if not names:
+        return []
+    import pandas as pd
+
+    found = {name: run.metric_values(name) for name in names}
+    values = pd.DataFrame(_beside_baselines(run, found, {n: n for n in names}))
+    return ["\nuser-defined metrics:\n" + values.to_string(float_format="{:.3f}".format, na_rep="")]
+
+
+def _beside_baselines(
+    run: Run, found: dict[str, dict[str, float]], metrics: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """Each column of last-step values followed by its baselines (``~rand``)."""
+    out = {}
+    for col, values in found.items():
+        out[col] = values
+        out[col + RANDOM] = baselines(run, metrics[col], list(values))
+    return out
+
+
+def _score_k(run: Run) -> list[str]:
+    """The k of the alignment and agreement scores, when fewer than 10 vectors were kept
+    (the rows' ``top_k`` column; the paper's scores average the top 10)."""
+    table = run.metrics
+    if "top_k" not in table.columns:
+        return []
+    rows = table[table["metric"].isin(("alignment", "agreement")) & table["top_k"].notna()]
+    ks = sorted({int(k) for k in rows["top_k"]})
+    if not ks or min(ks) >= SCORE_K:
+        return []
+    shown = ", ".join(map(str, ks))
+    return [
+        f"\nalignment and agreement are top-k scores with k = {shown}: fewer than {SCORE_K} "
+        f"vectors were kept (record.top_k), so each averages all that were kept"
+    ]
+
+
 def _diagnostics(run: Run) -> list[str]:
     """Single-checkpoint diagnostics (``analyze --metrics all``) and their per-model means."""
     import numpy as np
@@ -83,11 +136,13 @@ def _diagnostics(run: Run) -> list[str]:
         "alpha_w": "alpha_weighted",
         "log_spec_norm": "log_spectral_norm",
         "mp_outliers": "mp_outliers",
+        "num_spikes": "num_spikes",
         "rand_dist": "rand_distance",
     }
-    values = pd.DataFrame({col: run.metric_values(m) for col, m in columns.items()})
-    if values.empty:
+    found = {col: run.metric_values(m) for col, m in columns.items()}
+    if not any(found.values()):
         return []
+    values = pd.DataFrame(_beside_baselines(run, found, columns))
     summary = model_summary(run.metrics, run.matrices)
     if len(summary) > 12:  # a long series: a dozen evenly spaced steps
         summary = summary.iloc[np.linspace(0, len(summary) - 1, 12).round().astype(int)]
@@ -113,5 +168,29 @@ def _spectra_table(run: Run) -> pd.DataFrame:
         "alignment@start": ("alignment", "first"),
         "alignment": ("alignment", "last"),
     }
-    values = {col: run.metric_values(metric, at) for col, (metric, at) in columns.items()}
+    values = {}
+    for col, (metric, at) in columns.items():
+        values[col] = run.metric_values(metric, at)
+        if at == "last" or metric == "agreement":  # agreement@start: against the last step
+            values[col + RANDOM] = baselines(run, metric, list(values[col]), at)
     return pd.DataFrame(values).dropna(axis=1, how="all")
+
+
+SCORE_K = 10  # the paper's scores: the mean of the top-10 diagonal entries
+RANDOM = "~rand"  # a column of baselines: the metric of random data of the same dimensions
+
+
+def baselines(run: Run, metric: str, names: list[str], at: str = "last") -> dict[str, float]:
+    """name -> mean of ``Run.baseline`` at the ``first`` or ``last`` step; names without
+    one (a run that kept no vectors, so no shape) are left out."""
+    table = run.metrics[run.metrics["metric"] == metric]
+    if table.empty:
+        return {}
+    step = int(table["step"].max() if at == "last" else table["step"].min())
+    out = {}
+    for name in names:
+        try:
+            out[name] = run.baseline(metric, name, step).mean
+        except (RunStoreError, ValueError):  # no shape kept, or NaN on every random draw
+            continue
+    return out

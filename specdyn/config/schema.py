@@ -72,6 +72,9 @@ class RecordConfig:
     them, they are kept at only this many recorded steps, evenly spread over the schedule,
     the first and last recorded steps included (0 keeps them at every step). Singular
     values, metrics, alignments and the agreement stay at every recorded step.
+    metrics: user-defined metrics recorded besides the built-in ones, as specs
+    ("module:function", or a name in the ``specdyn.metrics`` entry-point group; see
+    :mod:`specdyn.record.custom`).
     """
 
     every: int = 100
@@ -81,6 +84,7 @@ class RecordConfig:
     heads: bool = False
     vector_dtype: str = "float32"
     vector_points: int = 20
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

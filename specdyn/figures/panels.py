@@ -12,6 +12,7 @@ from matplotlib.colors import Normalize
 
 from specdyn.errors import RunStoreError
 from specdyn.figures.choices import error_label, figure_choices
+from specdyn.figures.reference import edge_line
 from specdyn.store import layout
 from specdyn.store.reader import Run
 
@@ -107,6 +108,7 @@ def singular_values_panel(ax: Axes, run: Run, matrix: str | None = None) -> None
     rgba = colours.to_rgba(np.arange(r))  # (r, 4)
     for i in range(r - 1, -1, -1):  # largest drawn last, on top
         ax.plot(steps, values[:, i], color=rgba[i], linewidth=0.8)
+    edge_line(ax, run, matrix, steps, values)
     ax.figure.colorbar(colours, ax=ax, label="rank index")
     ax.set(xlabel="step", ylabel="singular value", title=f"SV evolution: {matrix}")
 
@@ -169,6 +171,13 @@ def alignment_score_panel(ax: Axes, run: Run) -> None:
     heatmap_panel(ax, run, "alignment", run.pairs, "Alignment score (top-10)", (0.0, 1.0))
 
 
+def metric_panel(ax: Axes, run: Run, metric: str) -> None:
+    """Any metric of the table (e.g. a user-defined one), matrices by depth against steps."""
+    present = set(run.metrics.loc[run.metrics["metric"] == metric, "matrix"])
+    rows = [m for m in [*run.matrices, *run.pairs] if m in present]
+    heatmap_panel(ax, run, metric, rows or sorted(present), metric)
+
+
 def alignment_panel(ax: Axes, run: Run, pair: str | None = None, k: int = 100) -> None:
     """Diagonal of the alignment matrix (Eq. 3) of one pair, index i against steps (Fig. 2d)."""
     if not run.pairs and pair is None:
@@ -207,6 +216,7 @@ __all__ = [
     "heatmap_panel",
     "heatmap_rows",
     "loss_panel",
+    "metric_panel",
     "samples_panel",
     "singular_values_panel",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from specdyn.errors import RunStoreError
-from specdyn.figures import panels
+from specdyn.figures import panels, reference
 from specdyn.store import layout
 from specdyn.store.atomic import write_all_or_none, write_atomic
 from specdyn.store.reader import Run
@@ -26,6 +28,8 @@ EXTRA: dict[str, Panel] = {
     "alignment_score": panels.alignment_score_panel,
     "loss": panels.loss_panel,
 }
+# measured values against random data of the same dimensions (specdyn.figures.reference)
+BASELINES = ("normalized_effective_rank", "stable_rank", "alignment", "agreement")
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -54,6 +58,7 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
     out_dir = out_dir or run.path / layout.FIGURES
     check_drawable(run)
     extra = EXTRA | ({"samples": panels.samples_panel} if "samples" in run.artifacts() else {})
+    extra |= user_metric_panels(run) | baseline_panels(run)
     figures = {}
     for name, panel in (PANELS | extra).items():
         fig = Figure(figsize=(6, 4.2), layout="constrained")
@@ -61,6 +66,30 @@ def plot_run(run: Run, out_dir: Path | None = None) -> list[Path]:
         figures[out_dir / f"{name}.png"] = fig
     figures[out_dir / "figure.png"] = draw_rows([run])
     return save_all(figures)
+
+
+def user_metric_panels(run: Run) -> dict[str, Panel]:
+    """One heatmap per user-defined metric (the first entries of a vector one), named
+    ``metric-<name>``."""
+    names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
+    return {
+        "metric-" + _file_name(name): functools.partial(panels.metric_panel, metric=name)
+        for name in names
+    }
+
+
+def baseline_panels(run: Run) -> dict[str, Panel]:
+    """``baseline-<metric>``: the recorded ones of BASELINES and every user-defined one."""
+    recorded = list(dict.fromkeys(run.metrics["metric"]))
+    names = [m for m in BASELINES if m in recorded] + layout.user_metrics(recorded)
+    return {
+        "baseline-" + _file_name(m): functools.partial(reference.baseline_panel, metric=m)
+        for m in names
+    }
+
+
+def _file_name(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
 
 
 def compare_runs(runs: Sequence[Run], out_path: Path, labels: Sequence[str] = ()) -> Path:

@@ -19,6 +19,7 @@ from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.mapping import Hints, MatrixSpec, plan, read
 from specdyn.checkpoints.sources import MemorySource
 from specdyn.record import distributed
+from specdyn.record.custom import MetricFn, UserMetric, resolve_all
 from specdyn.record.loggers import LOGGED, logged_scalars
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
@@ -36,7 +37,8 @@ class RecordingOptions:
     """What both framework callbacks take: the run folder, when to record (every N global
     steps and at the steps in ``at``, plus the start and the end), the vectors kept, the
     alignment pairs ("auto", or Pairs), the metric set, per-head blocks, and the metrics
-    sent to the framework's loggers."""
+    sent to the framework's loggers, and user-defined metrics to record (specs or
+    functions: :mod:`specdyn.record.custom`)."""
 
     def __init__(
         self,
@@ -48,9 +50,15 @@ class RecordingOptions:
         metrics: str = "default",
         heads: bool = False,
         log_metrics: Sequence[str] = LOGGED,
+        user_metrics: Sequence[str | UserMetric | MetricFn] = (),
     ) -> None:
         self.options: dict[str, Any] = dict(
-            top_k=top_k, pairs=pairs, metrics=metrics, heads=heads, log_metrics=log_metrics
+            top_k=top_k,
+            pairs=pairs,
+            metrics=metrics,
+            heads=heads,
+            log_metrics=log_metrics,
+            user_metrics=user_metrics,
         )
         self.run, self.schedule = Path(run), Schedule(every=every, at=tuple(at))
         self.live: LiveRecorder | None = None
@@ -62,6 +70,7 @@ class LiveRecorder:
     pairs: "auto" (derived from names and shapes, as ``specdyn analyze --pairs auto``),
     "none", or a sequence of Pair. metrics: "default" or "all" (adds alpha & co.).
     log_metrics: the metrics handed to the framework's loggers (all are in the run folder).
+    user_metrics: user-defined metrics to record (:mod:`specdyn.record.custom`).
     """
 
     def __init__(
@@ -74,12 +83,14 @@ class LiveRecorder:
         heads: bool = False,
         hints: Hints | None = None,
         log_metrics: Sequence[str] = LOGGED,
+        user_metrics: Sequence[str | UserMetric | MetricFn] = (),
     ):
         if metrics not in METRIC_SETS:
             raise ValueError(f"metrics must be one of {METRIC_SETS}, got {metrics!r}")
         self.run, self.schedule, self.top_k = Path(run), schedule, top_k
         self.pairs, self.metrics, self.heads = pairs, metrics, heads
         self.hints, self.log_metrics = hints or Hints(), tuple(log_metrics)
+        self.user_metrics = resolve_all(user_metrics)
         self.recorded: set[int] = set()
         self._recorder: Recorder | None = None
         self._specs: list[MatrixSpec] = []
@@ -122,7 +133,9 @@ class LiveRecorder:
             pairs = list(auto_pairs(self._specs, kernels).pairs) if self.pairs == "auto" else []
         else:
             pairs = list(self.pairs)
-        self._recorder = Recorder(self.run, self.schedule, pairs, self.top_k, self.heads)
+        self._recorder = Recorder(
+            self.run, self.schedule, pairs, self.top_k, self.heads, metrics=self.user_metrics
+        )
 
     def _scalars(self, step: int) -> dict[str, float]:
         recorder: Recorder = self._recorder  # type: ignore[assignment]

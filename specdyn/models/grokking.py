@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from specdyn.models.configs import GrokkingModel
 from specdyn.models.transformer_lm import sinusoidal_positions
-from specdyn.spectral.pairs import Pair
+from specdyn.spectral.pairs import Pair, PairGroup
 
 
 class OneLayerTransformer(nn.Module):
@@ -47,13 +47,25 @@ class OneLayerTransformer(nn.Module):
         return self.unembed(self.ln_final(h))[:, 0]  # (B, p)
 
 
-def alignment_pairs(cfg: GrokkingModel | None = None) -> list[Pair]:
-    """Consecutive matrices along the residual path (residual connections ignored); the
-    same at every config."""
-    return [
+def alignment_pairs(
+    cfg: GrokkingModel | None = None, heads: bool = False
+) -> list[Pair | PairGroup]:
+    """Consecutive matrices along the residual path (residual connections ignored); with
+    ``heads`` (per-head blocks recorded: ``record.heads=true``) also the authors' per-head
+    query-key alignment ``attn.q<->k``: W_Q and W_K split into heads, |U_q^T U_k| of each
+    head (both left bases: the d/h space where queries meet keys), averaged over heads."""
+    pairs: list[Pair | PairGroup] = [
         Pair("embed", "attn.in_proj_weight", prev_side="V"),  # embed is (vocab, d)
         Pair("attn.in_proj_weight.v", "attn.out_proj"),
         Pair("attn.out_proj", "mlp.fc_in"),
         Pair("mlp.fc_in", "mlp.fc_out"),
         Pair("mlp.fc_out", "unembed"),
     ]
+    if heads:
+        n_heads = (cfg or GrokkingModel()).n_heads
+        qk = tuple(
+            Pair(f"attn.in_proj_weight.q.h{h}", f"attn.in_proj_weight.k.h{h}", "U", "U")
+            for h in range(n_heads)
+        )
+        pairs.append(PairGroup("attn.q<->k", qk))
+    return pairs

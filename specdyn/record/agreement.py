@@ -47,13 +47,15 @@ def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Te
 
 
 def agreement_rows(steps: list[int], diagonals: dict[str, Tensor]) -> list[dict]:
-    """The metrics rows of the agreement summary, one per (step, matrix)."""
+    """The metrics rows of the agreement summary, one per (step, matrix); ``top_k``:
+    the entries it averages (10, or all that were kept when fewer were)."""
     return [
         {
             "step": s,
             "matrix": name,
             "metric": layout.AGREEMENT_METRIC,
             "value": float(d[i, :SCORE_K].mean()),
+            "top_k": min(SCORE_K, d.shape[-1]),
         }
         for name, d in diagonals.items()
         for i, s in enumerate(steps)

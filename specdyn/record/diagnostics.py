@@ -1,6 +1,12 @@
 """Single-checkpoint diagnostics as metric rows: heavy-tail and random-matrix metrics of
 one matrix, from the singular values its one decomposition already gave
-(:mod:`specdyn.spectral.powerlaw`): no second decomposition, no random state."""
+(:mod:`specdyn.spectral.powerlaw`, :mod:`specdyn.spectral.mp_fit`): no second
+decomposition, no random state.
+
+Two spike counts, under their own names: ``num_spikes`` is WeightWatcher 0.7.7's (its KDE
+Marchenko-Pastur fit, equal to ``WeightWatcher.analyze(mp_fit=True)``); ``mp_outliers`` is
+specdyn's (median noise level, Tracy-Widom 99% margin). They agree on clean planted
+spikes and can differ by tens on heavy-tailed layers."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ DIAGNOSTICS = (
     "log_norm",
     "log_alpha_norm",
     "mp_outliers",
+    "num_spikes",
     "rand_distance",
 )
 
@@ -28,13 +35,15 @@ def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
     alpha, alpha_weighted and log_alpha_norm are left out when the power-law fit is
     impossible (fewer than two eigenvalues above 1e-5).
     """
-    from specdyn.spectral import powerlaw  # here: `specdyn show` reads rows, needs no torch
+    from specdyn.spectral import mp_fit, powerlaw  # here: `specdyn show` needs no torch
 
     out = {
         "log_spectral_norm": powerlaw.log_spectral_norm(s),
         "log_norm": powerlaw.log_norm(s),
         "mp_outliers": float(powerlaw.mp_outliers(s, (W.shape[0], W.shape[1]))),
     }
+    if float(s.detach().amax()) > 0:  # WeightWatcher's spike count: undefined for zeros
+        out["num_spikes"] = float(mp_fit.num_spikes(s, (W.shape[0], W.shape[1])))
     try:
         fit = powerlaw.fit_powerlaw(s)
     except ValueError:
@@ -62,7 +71,7 @@ SUMMARY: tuple[str, ...] = (
     "log_alpha_norm",
     "log_spectral_norm",
 )
-SUMMARY += ("stable_rank", "mp_outliers", "rand_distance")
+SUMMARY += ("stable_rank", "mp_outliers", "num_spikes", "rand_distance")
 
 
 def whole_matrices(names: list[str]) -> list[str]:

@@ -17,21 +17,21 @@ gathers each matrix whole in turn, and rank 0 decomposes it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from specdyn.record import distributed
+from specdyn.record import custom, distributed
 from specdyn.record.agreement import ensure_agreement, thin_vectors
 from specdyn.record.loggers import LOGGED, Logger, as_logger, logged_scalars
 from specdyn.record.schedule import Schedule, spread
 from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import iter_weight_matrices
-from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment
+from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment, pair_space
 from specdyn.spectral.svd import Spectrum, decompose
 from specdyn.store import layout
 from specdyn.store.reader import open_run
@@ -60,6 +60,7 @@ SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 SCORE_K = 10  # Eq. 4: the alignment score is the mean of the top-10 diagonal entries
+# (of fewer when fewer vectors are kept: the row's ``top_k`` column says how many)
 
 
 class Recorder:
@@ -78,6 +79,8 @@ class Recorder:
     record's ``LOGGED`` metrics and summary; histograms: the matrices whose singular values
     they also get as a histogram (TensorBoard and W&B).
     On a rank other than 0 of a process group the recorder writes and logs nothing.
+    metrics: user-defined metrics to record (specs or functions, see
+    :mod:`specdyn.record.custom`); None: every metric registered with ``@specdyn.metric``.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class Recorder:
         defer: bool | None = None,
         loggers: Sequence[object] = (),
         histograms: Sequence[str] = (),
+        metrics: Sequence[str | custom.UserMetric | custom.MetricFn] | None = None,
     ):
         self.writes = distributed.rank() == 0
         if isinstance(run, RunWriter) and not self.writes:
@@ -105,6 +109,8 @@ class Recorder:
         self.select, self.vector_dtype = select, vector_dtype
         self.vector_points, self.defer = vector_points, defer
         self._pending: _Pending | None = None
+        self.metrics = custom.registered() if metrics is None else custom.resolve_all(metrics)
+        self._warned: set[tuple[str, str]] = set()  # (metric, matrix) pairs warned about
         if self.writes and not self.run.has_config():  # a plain loop's run describes itself
             self.run.write_config(self._describe())
 
@@ -138,29 +144,43 @@ class Recorder:
             matrices = iter_weight_matrices(model, heads=self.heads, whole=whole)
             if self.select is not None:
                 matrices = ((n, W) for n, W in matrices if self.select(n))
+            spectra: dict[str, Spectrum] = {}
+            shapes: dict[str, tuple[int, int]] = {}
             if sharded:  # each parameter gathered whole in turn, on every rank
-                spectra: dict[str, Spectrum] = {}
                 for name, W in matrices:
                     if self.writes:
                         spectra |= decompose({name: W}, k=self.top_k, vectors=True)
+                        shapes[name] = (W.shape[0], W.shape[1])
                     del W  # freed before the next gather: one whole matrix at a time
             else:
-                spectra = decompose(dict(matrices), k=self.top_k, vectors=True)
-        self.record_spectra(step, spectra)
+                whole_set = dict(matrices)
+                spectra = decompose(whole_set, k=self.top_k, vectors=True)
+                shapes = {n: (W.shape[0], W.shape[1]) for n, W in whole_set.items()}
+        self.record_spectra(step, spectra, shapes=shapes)
         return spectra
 
     @torch.no_grad()
     def record_spectra(
-        self, step: int, spectra: Mapping[str, Spectrum], extra_rows: Sequence[dict] = ()
+        self,
+        step: int,
+        spectra: Mapping[str, Spectrum],
+        extra_rows: Sequence[dict] = (),
+        shapes: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Write spectra decomposed elsewhere (e.g. a checkpoint read one matrix at a time),
         with their metrics and alignments, plus any ``extra_rows`` of the metrics table.
-        On CUDA (or with ``defer``) the write waits for the next ``step()``."""
+        shapes: name -> (m, n) of each matrix, for user-defined metrics (default: read from
+        the vectors). On CUDA (or with ``defer``) the write waits for the next ``step()``."""
         self.flush()
         if not self.writes:
             return
         spectra = dict(spectra)
+        if self.metrics:
+            found = {n: _shape(sp) for n, sp in spectra.items()} | dict(shapes or {})
+            rows = custom.metric_rows(self.metrics, step, spectra, found, self._warned)
+            extra_rows = [*extra_rows, *rows]
         alignments = {p.name: pair_alignment(spectra, p, self.top_k) for p in self.pairs}
+        spaces = {p.name: pair_space(spectra, p) for p in self.pairs}
         tensors = {layout.values_key(n): sp.s.float() for n, sp in spectra.items()}
         for name, sp in spectra.items():
             if sp.U is not None and sp.V is not None:
@@ -171,7 +191,13 @@ class Recorder:
         tensors |= {f"{_SCALAR}{i}": value for i, (_, value) in enumerate(scalars)}
         copy = to_host(tensors)
         labels = [label for label, _ in scalars]
-        self._pending = _Pending(step, copy, list(spectra), list(alignments), labels, extra_rows)
+        columns = {  # an alignment row says its k and the space its baseline draws in
+            p: {"top_k": min(SCORE_K, A.shape[-1]), "space_dim": spaces[p]}
+            for p, A in alignments.items()
+        }
+        self._pending = _Pending(
+            step, copy, list(spectra), list(alignments), labels, extra_rows, columns
+        )
         if not (copy.event is not None if self.defer is None else self.defer):
             self.flush()
 
@@ -237,9 +263,16 @@ class Recorder:
                 "heads": self.heads,
                 "vector_dtype": str(self.vector_dtype).removeprefix("torch."),
                 "vector_points": self.vector_points,
+                **({"metrics": [m.spec for m in self.metrics]} if self.metrics else {}),
             },
             "environment": {"versions": {"torch": torch.__version__}},
         }
+
+
+def _shape(sp: Spectrum) -> tuple[int, int]:
+    """(m, n) of a decomposed matrix, from its vectors; (r, r) when it kept none."""
+    r = sp.s.shape[-1]
+    return (r if sp.U is None else sp.U.shape[0], r if sp.V is None else sp.V.shape[0])
 
 
 _SCALAR = "metric/"  # a record's scalar metrics among its tensors, by position
@@ -268,6 +301,7 @@ class _Pending:
     pairs: list[str]
     labels: list[tuple[str, str]]
     extra_rows: Sequence[dict]
+    columns: dict[str, dict] = field(default_factory=dict)  # pair -> extra alignment columns
 
     def write(self, run: RunWriter) -> list[dict]:
         """Write the record; returns its metric rows."""
@@ -279,6 +313,7 @@ class _Pending:
                 "metric": metric,
                 "value": float(t[_SCALAR + str(i)]),
             }
+            | (self.columns.get(name, {}) if metric == "alignment" else {})
             for i, (name, metric) in enumerate(self.labels)
         ]
         rows += list(self.extra_rows)

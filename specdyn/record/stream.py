@@ -43,11 +43,18 @@ def record_stream(
         raise ValueError(f"metrics must be one of {METRIC_SETS}, got {metrics!r}")
     spectra: dict[str, Spectrum] = {}
     rows: list[dict] = []
-    for name, (spectrum, extra) in _decomposed(step, matrices, recorder.top_k, metrics == "all"):
+    shapes: dict[str, tuple[int, int]] = {}  # for user-defined metrics
+    noted = ((name, _noted(shapes, name, W)) for name, W in matrices)
+    for name, (spectrum, extra) in _decomposed(step, noted, recorder.top_k, metrics == "all"):
         spectra[name] = spectrum
         rows += extra
-    recorder.record_spectra(step, spectra, rows)
+    recorder.record_spectra(step, spectra, rows, shapes)
     return spectra
+
+
+def _noted(shapes: dict[str, tuple[int, int]], name: str, W: Tensor) -> Tensor:
+    shapes[name] = (W.shape[0], W.shape[1])
+    return W
 
 
 def _decomposed(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from specdyn.errors import RunStoreError
 from specdyn.figures.choices import error_label
 from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
 from specdyn.store import layout
@@ -48,7 +49,8 @@ def run_data(run: Run) -> dict:
             run.metrics, [m for m in layout.SCALAR_METRICS if m in metric_names]
         ),
         "scores": metric_grids(run.metrics, [m for m in SUMMARIES if m in metric_names]),
-        "diagnostics": metric_grids(run.metrics, [m for m in metric_names if m not in STANDARD]),
+        "diagnostics": metric_grids(run.metrics, diagnostic_names(metric_names)),
+        "baselines": baseline_data(run, metric_names),
         "sv": {m: series(*v) for m, v in run.all_singular_values().items()},
         "align": {p: series(*v) for p, v in run.all_alignments().items()},
         "agree": (
@@ -57,6 +59,46 @@ def run_data(run: Run) -> dict:
             else None
         ),
     }
+
+
+# the metrics set against their random-matrix baseline (and every user-defined one)
+AGAINST_RANDOM = (
+    "normalized_effective_rank",
+    "stable_rank",
+    "spectral_norm",
+    "alignment",
+    "agreement",
+    "alpha",
+    "mp_outliers",
+    "num_spikes",
+)
+
+
+def baseline_data(run: Run, metric_names: list[str]) -> dict[str, dict[str, list[float | None]]]:
+    """metric -> matrix or pair -> [value, baseline mean, baseline std] at the last step,
+    for AGAINST_RANDOM and the user-defined metrics; a matrix without a baseline (its run
+    kept no vectors, so no shape) is left out."""
+    names = [m for m in AGAINST_RANDOM if m in metric_names] + layout.user_metrics(metric_names)
+    out: dict[str, dict[str, list[float | None]]] = {}
+    for metric in names:
+        table = run.metrics[run.metrics["metric"] == metric]
+        step = int(table["step"].max())
+        rows: dict[str, list[float | None]] = {}
+        for name, value in run.metric_values(metric).items():
+            try:
+                base = run.baseline(metric, name, step)
+            except (RunStoreError, ValueError):  # no shape kept, or NaN on every draw
+                continue
+            rows[name] = [_significant(v) for v in (value, base.mean, base.std)]
+        out[metric] = rows
+    return out
+
+
+def diagnostic_names(metric_names: list[str]) -> list[str]:
+    """The built-in diagnostics (``--metrics all``) and the user-defined metrics (of a
+    vector one, its first entries) of a run."""
+    built_in = [m for m in metric_names if m in layout.BUILT_IN_METRICS and m not in STANDARD]
+    return built_in + layout.user_metrics(metric_names)
 
 
 def history_data(history: pd.DataFrame) -> dict[str, dict[str, list]]:

@@ -93,12 +93,13 @@ def markdown(report: Report) -> list[str]:
         f"Sweep: `{report.sweep}`; figure: `{report.image.name}`; "
         f"{report.seconds:.0f} s wall (runs reused from earlier calls are not re-run).",
         "",
-        "| paper's claim | measured here | verdict |",
-        "|---|---|---|",
+        "| paper's claim | measured here | against random data | verdict |",
+        "|---|---|---|---|",
     ]
     for claim in report.claims:
         verdict = "PASS" if claim.passed else "FAIL"
-        lines.append(f"| {claim.statement} | {claim.measured} | {verdict} |")
+        against = claim.random or "-"
+        lines.append(f"| {claim.statement} | {claim.measured} | {against} | {verdict} |")
     if report.failed_points:
         lines += ["", f"{report.failed_points} points failed: the verdict is FAIL."]
     return lines

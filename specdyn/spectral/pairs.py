@@ -70,6 +70,15 @@ def pair_alignment(spectra: Mapping[str, Spectrum], pair: Pair | PairGroup, k: i
     return alignment_matrix(a, b, k)
 
 
+def pair_space(spectra: Mapping[str, Spectrum], pair: Pair | PairGroup) -> int:
+    """The dimension of the space the next matrix's compared vectors are unit vectors of
+    (the whole flattened input of a convolution, before its centre position is taken):
+    what independent random bases are drawn in, for the alignment's baseline."""
+    if isinstance(pair, PairGroup):
+        return pair_space(spectra, pair.pairs[0])
+    return _basis(spectra, pair.next, pair.next_side).shape[-2]
+
+
 def _rows(b: Tensor, pair: Pair) -> Tensor:
     start, stop = pair.next_rows
     if not 0 <= start < stop <= b.shape[0]:

@@ -6,7 +6,9 @@ WeightWatcher 0.7 (``WW_powerlaw.WWFit``, its default ``pl_package``): eigenvalu
 1e-5, a continuous power law fitted by maximum likelihood for every candidate ``xmin``,
 and the ``xmin`` whose fit has the smallest Kolmogorov-Smirnov distance kept; spectra of
 fewer than 20 eigenvalues use its small-sample variant (bias-corrected estimate, tails of
-at least 8, objective ``D - 0.868 / sqrt(n)``). The search over ``xmin`` is vectorised.
+at least 8), and the value reported is the one WeightWatcher 0.7.7 reports: the candidate
+of the smallest KS distance (its ``D - 0.868 / sqrt(n)`` objective is computed but then
+overwritten). The search over ``xmin`` is vectorised.
 
     alpha                 the power-law exponent of the ESD's tail
     alpha_weighted        alpha * log10(lambda_max)
@@ -53,7 +55,8 @@ def eigenvalues(s: Tensor) -> Tensor:
 
 
 def fit_powerlaw(s: Tensor) -> PowerLawFit:
-    """Fit a power law to the tail of the ESD of W^T W, as WeightWatcher does.
+    """Fit a power law to the tail of the ESD of W^T W; alpha is WeightWatcher 0.7.7's
+    reported value at every size (its ``analyze()['alpha']``).
 
     s: (r,) singular values. Raises ValueError when fewer than two eigenvalues exceed
     1e-5 (WeightWatcher reports such layers as failed fits).
@@ -76,25 +79,34 @@ def fit_powerlaw(s: Tensor) -> PowerLawFit:
 
 
 def _fit_small(x: Tensor) -> PowerLawFit:
-    """WeightWatcher's small-N fit: bias-corrected alpha, tails of >= 8, penalised KS."""
+    """WeightWatcher 0.7.7's small-N fit, as it reports it: bias-corrected alphas
+    1 + (n - 1) / sum log(x / xmin) on tails of >= 8, then the candidate of the smallest KS
+    distance among those it evaluated (``WWFit.__init__`` takes ``argmin(Ds)`` after
+    ``fit_powerlaw_smallN`` chose by ``D - 0.868 / sqrt(n)``, overwriting that choice);
+    with no candidate, the whole spectrum as the tail."""
     logx = x.log()
     N = x.numel()
     n = torch.arange(N, 0, -1, dtype=x.dtype)[:-1]
     s = logx.flip(0).cumsum(0).flip(0)[:-1] - n * logx[:-1]
     ok = (n >= SMALL_N_MIN_TAIL) & (s > 1e-12)
     alphas = torch.where(ok, 1 + (n - 1) / s.clamp_min(1e-300), torch.zeros_like(s))
-    D = _ks_distances(logx, alphas, correction=0.0)
-    J = torch.where(ok & (alphas > 1), D - 0.868 / n.sqrt(), torch.full_like(D, math.inf))
-    if not bool(torch.isfinite(J).any()):
-        i = 0
-        if float(s[0]) <= 1e-12:
-            return PowerLawFit(1.0, float(x[0]), 1.0, 0.0, N)
+    evaluated = ok & (alphas > 1)
+    D = torch.where(evaluated, _ks_distances(logx, alphas, correction=0.0), torch.ones_like(s))
+    if not bool(evaluated.any()):
+        if float(s[0]) <= 1e-12:  # WeightWatcher leaves alpha at 0 here
+            return PowerLawFit(0.0, float(x[0]), 1.0, -1 / math.sqrt(N), N)
         alphas = alphas.clone()
         alphas[0] = 1 + (N - 1) / s[0]
-        D = _ks_distances(logx, alphas, correction=0.0)
-    else:
-        i = int(torch.argmin(J))
-    return _result(x, alphas, D, i)
+        D = D.clone()
+        D[0] = _ks_row(logx, float(alphas[0]))
+    return _result(x, alphas, D, int(torch.argmin(D)))  # the first of equal distances
+
+
+def _ks_row(logx: Tensor, alpha: float) -> float:
+    """The KS distance of the whole spectrum as the tail, for any alpha (not only > 1)."""
+    N = logx.numel()
+    fit = 1 - torch.exp((1 - alpha) * (logx - logx[0]))
+    return float((fit - torch.arange(N, dtype=logx.dtype) / N).abs().amax())
 
 
 def _ks_distances(logx: Tensor, alphas: Tensor, correction: float) -> Tensor:

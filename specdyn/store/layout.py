@@ -66,6 +66,41 @@ SCALAR_METRICS = (
 # metadata key of every safetensors file of a run: the SHA-256 of its data (store.verify)
 CHECKSUM = "sha256"
 
+# every metric specdyn itself records (recorder, finish, ``--metrics all``); any other
+# metric in a run's table is user-defined (specdyn.record.custom), a vector one as name[i]
+BUILT_IN_METRICS = (
+    "effective_rank",
+    "normalized_effective_rank",
+    "spectral_norm",
+    "frobenius_norm",
+    "stable_rank",
+    "alignment",
+    AGREEMENT_METRIC,
+    "alpha",
+    "alpha_weighted",
+    "log_spectral_norm",
+    "log_norm",
+    "log_alpha_norm",
+    "mp_outliers",
+    "num_spikes",
+    "rand_distance",
+)
+_INDEX = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def user_metrics(names: list[str], indices: int = 3) -> list[str]:
+    """The user-defined metrics among ``names``, in order; of a vector metric (rows
+    ``name[i]``) its first ``indices`` entries only."""
+    out = []
+    for name in names:
+        index = _INDEX.match(name)
+        base = index.group(1) if index else name
+        if base in BUILT_IN_METRICS or (index and int(index.group(2)) >= indices):
+            continue
+        out.append(name)
+    return out
+
+
 # tensor keys: a spectra file holds values, vectors and alignment diagonals per step
 AGREEMENT_STEPS = "steps"
 

@@ -25,6 +25,8 @@ from specdyn.store.verify import check_run_files
 if TYPE_CHECKING:  # reading a run's tables and spectra needs no torch; its states do
     import torch
 
+    from specdyn.spectral.baselines import Baseline
+
 __all__ = ["Run", "open_run", "read_config", "read_state", "has_records"]
 
 
@@ -67,6 +69,25 @@ class Run:
         step = table["step"].max() if at == "last" else table["step"].min()
         rows = table[table["step"] == step]
         return dict(zip(rows["matrix"], rows["value"].astype(float), strict=True))
+
+    def baseline(self, metric: str, matrix: str, step: int | None = None) -> Baseline:
+        """What ``metric`` of ``matrix`` (or pair) would be at ``step`` (default: the last)
+        on random data of the same dimensions: ``.mean``, ``.std`` (one random draw's
+        spread), ``.distance(value)`` in stds. See :mod:`specdyn.spectral.baselines`."""
+        from specdyn.store.baselines import run_baseline  # a Monte Carlo: torch
+
+        return run_baseline(self, metric, matrix, step)
+
+    @cached_property
+    def shapes(self) -> dict[str, tuple[tuple[int, int], int]]:
+        """matrix -> ((m, n), vectors kept), read from the last step that kept vectors;
+        matrices recorded without vectors are absent."""
+        for path in reversed(self._spectra_files):
+            with _open(path) as f:
+                names = layout.vector_matrices(list(f.keys()))
+                if names:
+                    return {n: _geometry(f, n) for n in names}
+        return {}
 
     @property
     def steps(self) -> np.ndarray:
@@ -320,6 +341,15 @@ def _open(path: Path, framework: str = "numpy") -> Any:
         return safe_open(path, framework=framework)
     except (SafetensorError, OSError) as err:
         raise RunStoreError(f"'{path}' is not a readable safetensors file: {err}") from err
+
+
+def _geometry(f: Any, matrix: str) -> tuple[tuple[int, int], int]:
+    (m, k), (n, _) = (f.get_slice(key).get_shape() for key in _vector_keys(matrix))
+    return (int(m), int(n)), int(k)
+
+
+def _vector_keys(matrix: str) -> tuple[str, str]:
+    return layout.left_key(matrix), layout.right_key(matrix)
 
 
 def _get(f: Any, key: str, path: Path) -> np.ndarray:

@@ -54,7 +54,8 @@ def build(cfg: Config, device: torch.device) -> Experiment:
         return out
 
     source = f"modular addition mod {p}, {cfg.data.train_fraction:.0%} train (generated)"
-    return Experiment(model, loss, evaluate, alignment_pairs(cfg.model), source)
+    pairs = alignment_pairs(cfg.model, heads=cfg.record.heads)  # heads: also q<->k per head
+    return Experiment(model, loss, evaluate, pairs, source)
 
 
 def _preset(name: str, steps: int, every: int, **changes: Any) -> Config:

@@ -199,7 +199,14 @@ def _recorder(cfg: RunConfig, writer: RunWriter, exp: Experiment) -> Recorder:
     heads = r.heads or exp.heads
     points = r.vector_points if _thins(writer) else 0
     return Recorder(
-        writer, schedule, exp.pairs, r.top_k, heads, vector_dtype=dtype, vector_points=points
+        writer,
+        schedule,
+        exp.pairs,
+        r.top_k,
+        heads,
+        vector_dtype=dtype,
+        vector_points=points,
+        metrics=r.metrics,
     )
 
 

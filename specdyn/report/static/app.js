@@ -177,6 +177,14 @@ SD.start = function (DATA) {
     section("agree", "Agreement", "Diagonal of the agreement (Eq. 5) of the chosen matrix " +
             "with the final step, its top-10 score, and the score of every matrix.", [],
             ["agree-diag", "agree-score"]);
+    if (RUNS.some((r) => Object.keys(r.baselines || {}).length)) {
+      section("random", "Against random", "Each metric at the last step beside what random " +
+              "data of the same dimensions gives: an i.i.d. Gaussian matrix of the same shape " +
+              "and entry scale, or independent uniformly random singular vectors for " +
+              "alignment and agreement (mean, and the value's distance in stds).", [],
+              ["random-table"]);
+      SD.tables.baselines($("random-table"), DATA);
+    }
     if (DIAGNOSTICS.length) {
       section("diag", "Single-checkpoint diagnostics", "Per-matrix metrics beyond the " +
               "recorder's five; the table holds every one at the last step.",

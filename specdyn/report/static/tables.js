@@ -65,3 +65,27 @@ SD.tables.diagnostics = function (box, units) {
   });
   box.replaceChildren(...parts);
 };
+
+// Every metric set against random data of the same dimensions, at each run's last step:
+// value, the baseline's mean +- std, and how many stds the value lies above (+) or below.
+SD.tables.baselines = function (box, data) {
+  const parts = data.runs.filter((r) => Object.keys(r.baselines).length).map((r) => {
+    const metrics = Object.keys(r.baselines);
+    const names = SD.union(metrics.map((m) => Object.keys(r.baselines[m])));
+    const rows = names.map((n) => [n, ...metrics.map((m) => {
+      const b = r.baselines[m][n];
+      if (!b || b[0] === null) return "";
+      const z = b[2] > 0 ? (b[0] - b[1]) / b[2] : null;
+      const text = fmt(b[0]) + " (rand " + fmt(b[1]) + (z === null ? "" : ", " +
+        (z >= 0 ? "+" : "") + z.toFixed(1) + " sd") + ")";
+      return [text, "random: mean " + fmt(b[1]) + ", std " + fmt(b[2])];
+    })]);
+    const table = document.createElement("table");
+    fill(table, ["matrix or pair", ...metrics], rows);
+    const caption = document.createElement("caption");
+    caption.textContent = r.name;
+    table.prepend(caption);
+    return table;
+  });
+  box.replaceChildren(...parts);
+};
