@@ -20,6 +20,7 @@ import torch
 
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
+from specdyn.checkpoints.budget import check_sizes, free_memory
 from specdyn.checkpoints.mapping import MatrixSpec, plan, read
 from specdyn.checkpoints.series import Checkpoint, discover
 from specdyn.errors import CheckpointError, ConfigError
@@ -52,9 +53,13 @@ def analyze(
     steps: Sequence[int] | None = None,
     options: AnalyzeOptions = AnalyzeOptions(),
     log: Callable[[str], None] = lambda _: None,
+    max_memory: int | None = None,
 ) -> Path:
     """Analyse the checkpoints under ``paths`` (or the Hub revisions of one ``hf:`` path)
-    into the run folder ``out``; returns it."""
+    into the run folder ``out``; returns it. ``max_memory``: bytes one tensor's
+    decomposition may take (default: what the machine has free now); a tensor whose
+    header declares more is refused before anything is read."""
+    budget = free_memory() if max_memory is None else max_memory
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
     if options.top_k < 0:
@@ -62,9 +67,9 @@ def analyze(
     if any(hub.is_hub(p) for p in paths):
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
-        return _analyze_hub(str(paths[0]), Path(out), steps, options, log)
+        return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget)
     series = discover(paths, steps)
-    specs = _common_plan(series, options.heads)
+    specs = _common_plan(series, options.heads, budget)
     pairs = _pairs(options, specs, series[0], log)
     out = Path(out)
     config = _config({int(c.step or 0): str(c.path) for c in series}, options, pairs)
@@ -85,6 +90,7 @@ def _analyze_hub(
     steps: Sequence[int] | None,
     options: AnalyzeOptions,
     log: Callable[[str], None],
+    budget: int,
 ) -> Path:
     """Hub revisions fetched one at a time (:mod:`specdyn.checkpoints.hub`). All are
     resolved before anything is written; each is checked (architecture, finite weights)
@@ -96,7 +102,7 @@ def _analyze_hub(
     created, count = not out.exists(), 0
     try:
         with fetcher.fetched(first) as c0:
-            specs = _common_plan([c0], options.heads)
+            specs = _common_plan([c0], options.heads, budget)
             pairs = _pairs(options, specs, c0, log)
             config = _config({r.step: r.label for r in revisions}, options, pairs)
             done = _done_steps(out, config, options.metrics, [s.name for s in specs])
@@ -110,7 +116,7 @@ def _analyze_hub(
             if r.step in done or r is first:
                 continue
             with fetcher.fetched(r) as c:
-                _same_architecture(specs, _common_plan([c], options.heads), c0.path, c.path)
+                _same_architecture(specs, _common_plan([c], options.heads, budget), c0.path, c.path)
                 _check_finite(c, specs)
                 _record(recorder, c, specs, options, log)
                 count += 1
@@ -147,12 +153,14 @@ def _record(
         record_stream(recorder, int(c.step or 0), read(source, specs), options.metrics)
 
 
-def _common_plan(series: list[Checkpoint], heads: bool) -> list[MatrixSpec]:
-    """The matrices of the first checkpoint; every other must hold the same ones."""
+def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[MatrixSpec]:
+    """The matrices of the first checkpoint; every other must hold the same ones, each
+    within the memory budget."""
     first: list[MatrixSpec] | None = None
     for c in series:
         with c.open() as source:
             specs = plan(source.tensors, c.hints, heads)
+            check_sizes(source, dict.fromkeys(s.key for s in specs), budget)
         if not specs:
             raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")
         if first is None:

@@ -35,6 +35,12 @@ def add_parser(sub: Subparsers) -> None:
         help="all: also alpha, alpha_weighted, log norms, MP outliers, rand_distance",
     )
     p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
+    p.add_argument(
+        "--max-memory",
+        type=memory_size,
+        help="memory one tensor's decomposition may take, e.g. 2GB, 512MB (default: what the "
+        "machine has free); a larger tensor is refused from its header, before any read",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -47,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
     options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
     print(out, flush=True)
-    analyze(args.paths, out, steps, options, log=print)
+    analyze(args.paths, out, steps, options, log=print, max_memory=args.max_memory)
     print(summary(open_run(out)))
     return 0
 
@@ -66,3 +72,22 @@ def _steps(text: str | None) -> list[int] | None:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--steps takes comma-separated integers, got '{text}'") from None
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """Bytes from '2GB', '1.5 GiB', '512MB', '100000' (decimal units; KiB, MiB, GiB binary)."""
+    number = text.strip().upper().rstrip("BIGKMT ").strip()
+    unit = text.strip().upper()[len(number) :].strip()
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(
+            f"--max-memory takes a size such as 2GB or 512MB, got '{text}'"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--max-memory must be positive, got '{text}'")
+    return int(value)
