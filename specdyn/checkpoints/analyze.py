@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import torch
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.budget import check_sizes, free_memory
-from specdyn.checkpoints.mapping import MatrixSpec, plan, read
+from specdyn.checkpoints.mapping import Spec, plan, read
 from specdyn.checkpoints.series import Checkpoint, discover
 from specdyn.errors import CheckpointError, ConfigError
 from specdyn.record.recorder import Recorder
@@ -39,12 +39,14 @@ from specdyn.store.writer import RunWriter
 class AnalyzeOptions:
     """top_k: singular vectors kept (0: values only, no alignment or agreement); pairs:
     'auto', 'none' or a JSON file of pairs;
-    metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks."""
+    metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks;
+    base: the base model folder of a series of LoRA adapters."""
 
     top_k: int = 100
     pairs: str = "auto"
     metrics: str = "default"
     heads: bool = False
+    base: str | None = None  # a LoRA adapter's base model: also the merged W + dW
 
 
 def analyze(
@@ -68,7 +70,7 @@ def analyze(
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
         return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget)
-    series = discover(paths, steps)
+    series = _with_base(discover(paths, steps), options.base)
     specs = _common_plan(series, options.heads, budget)
     pairs = _pairs(options, specs, series[0], log)
     out = Path(out)
@@ -128,6 +130,19 @@ def _analyze_hub(
     return out
 
 
+def _with_base(series: list[Checkpoint], base: str | None) -> list[Checkpoint]:
+    """Each adapter checkpoint with the base model it updates (``--base``)."""
+    if base is None:
+        return series
+    found = discover([base])
+    if len(found) != 1:
+        raise ConfigError(f"--base '{base}' holds {len(found)} checkpoints; give one model")
+    if any(c.hints.adapter is None for c in series):
+        path = next(c.path for c in series if c.hints.adapter is None)
+        raise ConfigError(f"--base is for LoRA adapters, but '{path}' has no adapter_config.json")
+    return [replace(c, base=found[0]) for c in series]
+
+
 def _scratch(out: Path) -> Path:
     """Where downloads wait: next to the run folder if its parent exists (same disk)."""
     parent = out.absolute().parent
@@ -144,7 +159,7 @@ def _recorder(out: Path, config: dict, pairs: list[Pair], options: AnalyzeOption
 def _record(
     recorder: Recorder,
     c: Checkpoint,
-    specs: list[MatrixSpec],
+    specs: list[Spec],
     options: AnalyzeOptions,
     log: Callable[[str], None],
 ) -> None:
@@ -153,14 +168,14 @@ def _record(
         record_stream(recorder, int(c.step or 0), read(source, specs), options.metrics)
 
 
-def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[MatrixSpec]:
+def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[Spec]:
     """The matrices of the first checkpoint; every other must hold the same ones, each
     within the memory budget."""
-    first: list[MatrixSpec] | None = None
+    first: list[Spec] | None = None
     for c in series:
         with c.open() as source:
-            specs = plan(source.tensors, c.hints, heads)
-            check_sizes(source, dict.fromkeys(s.key for s in specs), budget)
+            specs = plan(source.tensors, c.hints, heads, base=c.base is not None)
+            check_sizes(source, dict.fromkeys(k for s in specs for k in s.keys), budget)
         if not specs:
             raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")
         if first is None:
@@ -170,7 +185,7 @@ def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[Mat
     return first  # type: ignore[return-value]
 
 
-def _same_architecture(a: list[MatrixSpec], b: list[MatrixSpec], pa: Path, pb: Path) -> None:
+def _same_architecture(a: list[Spec], b: list[Spec], pa: Path, pb: Path) -> None:
     shapes_b = {s.name: s.shape for s in b}
     for s in a:
         other = shapes_b.pop(s.name, None)
@@ -192,7 +207,7 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 
 def _pairs(
-    options: AnalyzeOptions, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
+    options: AnalyzeOptions, specs: list[Spec], first: Checkpoint, log: Callable[[str], None]
 ) -> list[Pair]:
     choice = options.pairs
     if choice == "none":
@@ -244,7 +259,7 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
         "preset": None,
         "seed": None,
         "data_source": "checkpoints",
-        "analyze": asdict(options) | {"pairs": [p.name for p in pairs]},
+        "analyze": _options(options) | {"pairs": [p.name for p in pairs]},
         "checkpoints": {str(s): label for s, label in sorted(checkpoints.items())},
         "recorder": {
             "top_k": options.top_k,
@@ -253,6 +268,15 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
         },
         "environment": {"versions": {"torch": torch.__version__}},
     }
+
+
+def _options(options: AnalyzeOptions) -> dict:
+    """The options as the run's config keeps them; ``base`` only when given, so runs
+    analysed before it existed resume."""
+    out = asdict(options)
+    if out["base"] is None:
+        del out["base"]
+    return out
 
 
 def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:
@@ -294,8 +318,8 @@ def _recorded_steps(out: Path, metrics: str) -> set[int]:
     return with_rows & spectra
 
 
-def _check_finite(c: Checkpoint, specs: list[MatrixSpec]) -> None:
-    keys = {s.key for s in specs}
+def _check_finite(c: Checkpoint, specs: list[Spec]) -> None:
+    keys = {k for s in specs for k in s.keys}
     with c.open() as source:
         for key in source.tensors:
             if key in keys and not all_finite(source.get(key)):

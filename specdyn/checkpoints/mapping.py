@@ -21,12 +21,20 @@ stored (c_in, c_out * prod(k)), while training transposes it first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor
 
+from specdyn.checkpoints.adapters import (
+    Adapter,
+    LoraSpec,
+    is_adapter,
+    plan_adapter,
+    read_adapter_matrices,
+)
 from specdyn.checkpoints.sources import TensorInfo, WeightSource
+from specdyn.spectral.lowrank import LowRank
 from specdyn.spectral.matrices import canonical_name
 
 Transform = Callable[[Tensor], Tensor]
@@ -44,6 +52,7 @@ class Hints:
 
     model_type: str | None = None
     n_heads: int | None = None
+    adapter: Adapter | None = None  # a LoRA adapter's adapter_config.json
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,22 @@ class MatrixSpec:
     fn: Transform
     shape: tuple[int, int]
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,)
 
-def plan(tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False) -> list[MatrixSpec]:
-    """Every matrix of a checkpoint, in storage order, with its 2-D shape."""
-    specs: list[MatrixSpec] = []
+
+Spec = MatrixSpec | LoraSpec
+
+
+def plan(
+    tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False, base: bool = False
+) -> list[Spec]:
+    """Every matrix of a checkpoint, in storage order, with its 2-D shape; for a LoRA
+    adapter, its updates (and with ``base``, the merged weights: :mod:`.adapters`)."""
+    if is_adapter(tensors):
+        return list(plan_adapter(tensors, hints.adapter, base))
+    specs: list[Spec] = []
     seen: set[str] = set()
     for key, info in tensors.items():
         if len(info.shape) < 2 or info.dtype not in _FLOAT or key.endswith(_SKIP_SUFFIX):
@@ -70,10 +91,15 @@ def plan(tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False) -
     return specs
 
 
-def read(source: WeightSource, specs: list[MatrixSpec]) -> Iterator[tuple[str, Tensor]]:
-    """(name, 2-D tensor) for every spec, loading each stored tensor once, in turn."""
+def read(source: WeightSource, specs: Sequence[Spec]) -> Iterator[tuple[str, Tensor | LowRank]]:
+    """(name, 2-D tensor) for every spec, loading each stored tensor once, in turn (a LoRA
+    update comes as its factors)."""
+    if specs and isinstance(specs[0], LoraSpec):
+        yield from read_adapter_matrices(source, [s for s in specs if isinstance(s, LoraSpec)])
+        return
     current_key, tensor = None, None
     for spec in specs:
+        assert isinstance(spec, MatrixSpec)
         if spec.key != current_key:
             current_key, tensor = spec.key, source.get(spec.key)
         yield spec.name, spec.fn(tensor)  # type: ignore[arg-type]

@@ -36,6 +36,10 @@ def add_parser(sub: Subparsers) -> None:
     )
     p.add_argument("--heads", action="store_true", help="also per-head attention blocks")
     p.add_argument(
+        "--base",
+        help="for LoRA adapters: the base model folder; the merged W + dW is recorded too",
+    )
+    p.add_argument(
         "--max-memory",
         type=memory_size,
         help="memory one tensor's decomposition may take, e.g. 2GB, 512MB (default: what the "
@@ -51,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
 
     steps = _steps(args.steps)
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
-    options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads)
+    options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads, args.base)
     print(out, flush=True)
     analyze(args.paths, out, steps, options, log=print, max_memory=args.max_memory)
     print(summary(open_run(out)))

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from specdyn.checkpoints.auto_pairs import auto_pairs
-from specdyn.checkpoints.mapping import Hints, MatrixSpec, plan, read
+from specdyn.checkpoints.mapping import Hints, Spec, plan, read
 from specdyn.checkpoints.sources import MemorySource
 from specdyn.record.diagnostics import whole_matrices
 from specdyn.record.recorder import Recorder
@@ -78,7 +78,7 @@ class LiveRecorder:
         self.hints, self.log_metrics = hints or Hints(), tuple(log_metrics)
         self.recorded: set[int] = set()
         self._recorder: Recorder | None = None
-        self._specs: list[MatrixSpec] = []
+        self._specs: list[Spec] = []
 
     def due(self, step: int) -> bool:
         return step in self.schedule and step not in self.recorded

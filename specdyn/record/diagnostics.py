@@ -8,6 +8,7 @@ import pandas as pd
 from torch import Tensor
 
 from specdyn.spectral import powerlaw
+from specdyn.spectral.lowrank import LowRank
 
 DIAGNOSTICS = (
     "alpha",
@@ -20,7 +21,7 @@ DIAGNOSTICS = (
 )
 
 
-def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
+def diagnostics(name: str, W: Tensor | LowRank, s: Tensor) -> dict[str, float]:
     """metric -> value for the (m, n) matrix ``W`` with singular values ``s``.
 
     alpha, alpha_weighted and log_alpha_norm are left out when the power-law fit is
@@ -43,7 +44,7 @@ def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
     return {k: out[k] for k in DIAGNOSTICS if k in out}
 
 
-def diagnostic_rows(step: int, name: str, W: Tensor, s: Tensor) -> list[dict]:
+def diagnostic_rows(step: int, name: str, W: Tensor | LowRank, s: Tensor) -> list[dict]:
     """Tidy metric rows (step, matrix, metric, value) of :func:`diagnostics`."""
     return [
         {"step": step, "matrix": name, "metric": metric, "value": value}

@@ -26,6 +26,7 @@ from torch import Tensor
 from specdyn.record.diagnostics import diagnostic_rows
 from specdyn.record.recorder import Recorder
 from specdyn.spectral.gram import gram_decompose
+from specdyn.spectral.lowrank import LowRank, lowrank_decompose
 from specdyn.spectral.svd import Spectrum
 
 METRIC_SETS = ("default", "all")
@@ -35,7 +36,10 @@ _Result = tuple[Spectrum, list[dict]]
 
 @torch.no_grad()
 def record_stream(
-    recorder: Recorder, step: int, matrices: Iterable[tuple[str, Tensor]], metrics: str = "default"
+    recorder: Recorder,
+    step: int,
+    matrices: Iterable[tuple[str, Tensor | LowRank]],
+    metrics: str = "default",
 ) -> dict[str, Spectrum]:
     """Decompose each matrix in turn and write the step; ``metrics="all"`` adds the
     single-checkpoint diagnostics (alpha, alpha_weighted, ...) as metric rows."""
@@ -51,7 +55,7 @@ def record_stream(
 
 
 def _decomposed(
-    step: int, matrices: Iterable[tuple[str, Tensor]], k: int, diagnostics: bool
+    step: int, matrices: Iterable[tuple[str, Tensor | LowRank]], k: int, diagnostics: bool
 ) -> Iterator[tuple[str, _Result]]:
     """(name, (spectrum, diagnostic rows)) in the order of ``matrices``; at most one
     matrix per worker is held (read but not yet decomposed) at a time."""
@@ -69,8 +73,11 @@ def _decomposed(
 
 
 @torch.no_grad()
-def _one(step: int, name: str, W: Tensor, k: int, diagnostics: bool) -> _Result:
-    spectrum = gram_decompose(name, W, k=k)
+def _one(step: int, name: str, W: Tensor | LowRank, k: int, diagnostics: bool) -> _Result:
+    if isinstance(W, LowRank):  # a LoRA update, from its factors
+        spectrum = lowrank_decompose(name, W, k=k)
+    else:
+        spectrum = gram_decompose(name, W, k=k)
     rows = diagnostic_rows(step, name, W, spectrum.s) if diagnostics else []
     return spectrum, rows
 
