@@ -175,7 +175,7 @@ def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[Spe
     for c in series:
         with c.open() as source:
             specs = plan(source.tensors, c.hints, heads, base=c.base is not None)
-            check_sizes(source, dict.fromkeys(k for s in specs for k in s.keys), budget)
+            check_sizes(source, specs, budget)
         if not specs:
             raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")
         if first is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from specdyn.checkpoints.sources import TensorInfo, WeightSource
 from specdyn.errors import CheckpointError
@@ -41,23 +42,23 @@ def declared_bytes(info: TensorInfo) -> int:
     return numel * _ITEMSIZE.get(info.dtype, 1)
 
 
-def needed_bytes(info: TensorInfo) -> int:
-    """About what decomposing the tensor takes: itself plus its float64 Gram matrices."""
-    if len(info.shape) < 2:
-        return declared_bytes(info)
-    rest = 1
-    for d in info.shape[1:]:
-        rest *= d
-    r = min(info.shape[0], rest)
+def needed_bytes(info: TensorInfo, shapes: Iterable[tuple[int, int]]) -> int:
+    """About what decomposing the matrices ``shapes`` read from one stored tensor takes:
+    the tensor plus the float64 Gram matrices of the largest of them."""
+    r = max((min(shape) for shape in shapes), default=0)
     return declared_bytes(info) + GRAM_COPIES * 8 * r * r
 
 
-def check_sizes(source: WeightSource, keys: Iterable[str], max_bytes: int) -> None:
-    """CheckpointError naming the first of ``keys`` whose decomposition needs more than
-    ``max_bytes``."""
-    for key in keys:
+def check_sizes(source: WeightSource, specs: Iterable[Any], max_bytes: int) -> None:
+    """CheckpointError naming the first stored tensor read by ``specs`` (anything with
+    ``keys`` and a 2-D ``shape``) whose decomposition needs more than ``max_bytes``."""
+    shapes: dict[str, list[tuple[int, int]]] = {}
+    for spec in specs:
+        for key in spec.keys:
+            shapes.setdefault(key, []).append(spec.shape)
+    for key, matrices in shapes.items():
         info = source.tensors[key]
-        need = needed_bytes(info)
+        need = needed_bytes(info, matrices)
         if need > max_bytes:
             shape = "x".join(map(str, info.shape))
             raise CheckpointError(

@@ -11,6 +11,10 @@ told from a tensor's name and shape instead of its module's class:
   (q | k | v row blocks) and GPT-NeoX's ``query_key_value`` (interleaved head by head,
   split when the head count is known) add ``.q``, ``.k``, ``.v`` blocks; with ``heads``
   also ``.h{i}`` per head, and the output projection's column blocks ``.h{i}``.
+- mixture of experts: a matrix stored per expert (``experts.3.w1``) is recorded as
+  ``experts.w1.e3``; experts stacked in one 3-D ``experts.<name>`` tensor, stored
+  (num_experts, d_in, d_out) as Hugging Face's fused MoE layers store them, become one
+  (d_out, d_in) matrix per expert, ``experts.<name>.e<i>``, never one flattened matrix.
 - recurrent ``weight_ih_l*`` / ``weight_hh_l*``: gate blocks (``i f g o`` for LSTM,
   ``r z n`` for GRU), the gate count read from weight_hh's shape.
 
@@ -42,6 +46,8 @@ _GPT2_CONV1D: tuple[str, ...] = ("attn.c_attn.weight", "attn.q_attn.weight", "at
 _GPT2_CONV1D += ("mlp.c_fc.weight", "mlp.c_proj.weight", "crossattention.c_attn.weight")
 _RNN = re.compile(r"weight_(ih|hh)_l\d+(_reverse)?$")
 _GATES = {4: "ifgo", 3: "rzn", 1: ""}
+_EXPERT = re.compile(r"^(.*\.experts)\.(\d+)\.(.+?)(?:\.weight)?$")  # experts.3.w1.weight
+_STACKED = re.compile(r"\.experts\.[^.]+$")  # experts.gate_up_proj: (E, d_in, d_out)
 _SKIP_SUFFIX = (".attn.bias", ".attn.masked_bias")  # old GPT-2 causal-mask buffers
 _FLOAT = ("F16", "BF16", "F32", "F64", "float16", "bfloat16", "float32", "float64")
 
@@ -109,6 +115,12 @@ def _specs(
     key: str, shape: tuple[int, ...], tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool
 ) -> list[MatrixSpec]:
     name = canonical_name(key)
+    expert = _EXPERT.match(name)
+    if expert and len(shape) == 2:  # one expert's matrix: <experts>.<matrix>.e<i>
+        prefix, i, matrix = expert.groups()
+        return [MatrixSpec(f"{prefix}.{matrix}.e{i}", key, _as_2d, (shape[0], shape[1]))]
+    if _STACKED.search(name) and len(shape) == 3:
+        return _stacked_experts(name, key, shape)
     if key.endswith(_GPT2_CONV1D) and len(shape) == 2:
         out, inp = shape[1], shape[0]
         whole = MatrixSpec(name, key, lambda W: W.mT, (out, inp))
@@ -130,6 +142,17 @@ def _specs(
     if match and len(shape) == 2:
         return [whole, *_gates(whole, key, tensors)]
     return [whole]
+
+
+def _stacked_experts(name: str, key: str, shape: tuple[int, ...]) -> list[MatrixSpec]:
+    """A (num_experts, d_in, d_out) tensor: one (d_out, d_in) matrix per expert, ``.e<i>``."""
+
+    def expert(i: int) -> Transform:
+        return lambda W: W[i].mT
+
+    return [
+        MatrixSpec(f"{name}.e{i}", key, expert(i), (shape[2], shape[1])) for i in range(shape[0])
+    ]
 
 
 def _as_2d(W: Tensor) -> Tensor:
