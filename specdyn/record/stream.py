@@ -1,9 +1,10 @@
 """Recording a stream of matrices: one decomposition per matrix as it arrives.
 
 A checkpoint read from disk, or a model's state inside a framework's callback, is a
-sequence of (name, 2-D tensor). Each matrix is decomposed as soon as it is read (eigh of its
-Gram matrix, :mod:`specdyn.spectral.gram`) and only its singular values and top-k vectors
-are kept, so peak memory stays near the largest matrices, not the model.
+sequence of (name, 2-D tensor). Each matrix is decomposed as soon as it is read (the
+certified Gram route of :mod:`specdyn.spectral.large`, the engine training uses, streamed
+from row blocks; a LoRA update from its factors) and only its singular values and top-k
+vectors are kept, so peak memory stays near the largest matrices, not the model.
 
 Each decomposition runs on one thread, and up to ``torch.get_num_threads()`` matrices are
 decomposed at once, each in its own worker thread (LAPACK releases the GIL). LAPACK's
@@ -25,7 +26,7 @@ from torch import Tensor
 
 from specdyn.record.diagnostics import diagnostic_rows
 from specdyn.record.recorder import Recorder
-from specdyn.spectral.gram import gram_decompose
+from specdyn.spectral.large import decompose_large
 from specdyn.spectral.lowrank import LowRank, lowrank_decompose
 from specdyn.spectral.svd import Spectrum
 
@@ -77,7 +78,7 @@ def _one(step: int, name: str, W: Tensor | LowRank, k: int, diagnostics: bool) -
     if isinstance(W, LowRank):  # a LoRA update, from its factors
         spectrum = lowrank_decompose(name, W, k=k)
     else:
-        spectrum = gram_decompose(name, W, k=k)
+        spectrum = decompose_large(name, W, k=k)
     rows = diagnostic_rows(step, name, W, spectrum.s) if diagnostics else []
     return spectrum, rows
 
