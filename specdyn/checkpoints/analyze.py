@@ -20,10 +20,11 @@ import torch
 
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
-from specdyn.checkpoints.budget import check_sizes, free_memory
+from specdyn.checkpoints.budget import check_sizes, free_memory, task_memory
 from specdyn.checkpoints.mapping import Spec, plan, read
+from specdyn.checkpoints.parts import FOLDER, CheckpointTask, Executor, read_part
 from specdyn.checkpoints.series import Checkpoint, discover
-from specdyn.errors import CheckpointError, ConfigError
+from specdyn.errors import CheckpointError, ConfigError, SpecdynError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
 from specdyn.record.stream import METRIC_SETS, record_stream
@@ -56,17 +57,22 @@ def analyze(
     options: AnalyzeOptions = AnalyzeOptions(),
     log: Callable[[str], None] = lambda _: None,
     max_memory: int | None = None,
+    execute: Executor | None = None,
 ) -> Path:
     """Analyse the checkpoints under ``paths`` (or the Hub revisions of one ``hf:`` path)
     into the run folder ``out``; returns it. ``max_memory``: bytes one tensor's
     decomposition may take (default: what the machine has free now); a tensor whose
-    header declares more is refused before anything is read."""
+    header declares more is refused before anything is read. ``execute``: runs one task per
+    checkpoint, possibly in parallel (:mod:`specdyn.sweep.analyze_backend`); their results
+    are recorded in step order, so the run folder is the one a single process writes."""
     budget = free_memory() if max_memory is None else max_memory
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
     if options.top_k < 0:
         raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
     if any(hub.is_hub(p) for p in paths):
+        if execute is not None:
+            raise ConfigError("an hf: series is analysed by one process: leave out --backend")
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
         return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget)
@@ -77,6 +83,14 @@ def analyze(
     config = _config({int(c.step or 0): str(c.path) for c in series}, options, pairs)
     done = _done_steps(out, config, options.metrics, [s.name for s in specs])
     pending = [c for c in series if c.step not in done]
+    if execute is not None:
+        recorder = _recorder(out, config, pairs, options)
+        memory = task_memory(series[0], specs)
+        tasks = [_task(c, out, options, budget, memory) for c in pending]
+        _record_parts(recorder, tasks, execute, log)
+        recorder.finish()
+        shutil.rmtree(out / FOLDER, ignore_errors=True)
+        return out
     for c in pending:
         _check_finite(c, specs)
     recorder = _recorder(out, config, pairs, options)
@@ -84,6 +98,47 @@ def analyze(
         _record(recorder, c, specs, options, log)
     recorder.finish()
     return out
+
+
+def _task(
+    c: Checkpoint, out: Path, options: AnalyzeOptions, budget: int, memory: int
+) -> CheckpointTask:
+    part = out.absolute() / FOLDER / f"step_{int(c.step or 0):08d}.safetensors"
+    return CheckpointTask(c, part, options.heads, options.top_k, options.metrics, budget, memory)
+
+
+def _record_parts(
+    recorder: Recorder,
+    tasks: list[CheckpointTask],
+    execute: Executor,
+    log: Callable[[str], None],
+) -> None:
+    """Record the tasks' parts in step order as they come; the first failure is raised
+    once every task has ended (the parts after it stay for the next run)."""
+    ready: dict[int, Path] = {}
+    order = [t.step for t in tasks]
+    failed: tuple[CheckpointTask, BaseException] | None = None
+    for task, result in execute(tasks):
+        if isinstance(result, BaseException):
+            failed = failed if failed is not None and failed[0].step < task.step else (task, result)
+            continue
+        ready[task.step] = result
+        while order and order[0] in ready and (failed is None or order[0] < failed[0].step):
+            step = order.pop(0)
+            part = ready.pop(step)
+            log(f"step {step}: {next(t.checkpoint.path for t in tasks if t.step == step)}")
+            recorder.record_spectra(step, *read_part(part))
+            part.unlink()
+    recorder.flush()
+    if failed is not None:
+        task, err = failed
+        if isinstance(err, SpecdynError):
+            raise err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"the worker analysing step {task.step} ('{task.checkpoint.path}') failed "
+            f"({type(err).__name__}: {first}); run the same command again to resume"
+        )
 
 
 def _analyze_hub(

@@ -75,3 +75,14 @@ def format_bytes(n: float) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{int(n)} B"
+
+
+BASE_BYTES = 10**9  # a worker process: torch, pandas, pyarrow and its buffers
+
+
+def task_memory(checkpoint: Any, specs: Iterable[Any]) -> int:
+    """Bytes a worker analysing one checkpoint of ``specs`` may take: BASE_BYTES plus two
+    decompositions at once of its largest matrix."""
+    with checkpoint.open() as source:
+        needs = [needed_bytes(source.tensors[s.keys[0]], [s.shape]) for s in specs]
+    return BASE_BYTES + 2 * max(needs, default=0)

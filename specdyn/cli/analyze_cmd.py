@@ -40,6 +40,16 @@ def add_parser(sub: Subparsers) -> None:
         help="for LoRA adapters: the base model folder; the merged W + dW is recorded too",
     )
     p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="analyse the checkpoints of a series in parallel, one task per checkpoint: "
+        "local processes or Ray tasks (default: one process)",
+    )
+    p.add_argument("--workers", type=int, help="checkpoints analysed at once (default: 1 local)")
+    p.add_argument(
+        "--address", help="with --backend ray: auto or HOST:PORT of a running Ray cluster"
+    )
+    p.add_argument(
         "--max-memory",
         type=memory_size,
         help="memory one tensor's decomposition may take, e.g. 2GB, 512MB (default: what the "
@@ -57,7 +67,12 @@ def handle(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
     options = AnalyzeOptions(args.top_k, args.pairs, args.metrics, args.heads, args.base)
     print(out, flush=True)
-    analyze(args.paths, out, steps, options, log=print, max_memory=args.max_memory)
+    execute = None
+    if args.backend is not None or args.workers is not None or args.address is not None:
+        from specdyn.sweep.analyze_backend import executor
+
+        execute = executor(args.backend or "local", args.workers, args.address)
+    analyze(args.paths, out, steps, options, print, args.max_memory, execute)
     print(summary(open_run(out)))
     return 0
 

@@ -44,15 +44,25 @@ def record_stream(
 ) -> dict[str, Spectrum]:
     """Decompose each matrix in turn and write the step; ``metrics="all"`` adds the
     single-checkpoint diagnostics (alpha, alpha_weighted, ...) as metric rows."""
+    spectra, rows = decompose_stream(step, matrices, recorder.top_k, metrics)
+    recorder.record_spectra(step, spectra, rows)
+    return spectra
+
+
+@torch.no_grad()
+def decompose_stream(
+    step: int, matrices: Iterable[tuple[str, Tensor | LowRank]], k: int, metrics: str = "default"
+) -> tuple[dict[str, Spectrum], list[dict]]:
+    """The spectra (top-k vectors) of every matrix and its diagnostic metric rows, without
+    writing them: what :func:`record_stream` records, for a worker to send to the writer."""
     if metrics not in METRIC_SETS:
         raise ValueError(f"metrics must be one of {METRIC_SETS}, got {metrics!r}")
     spectra: dict[str, Spectrum] = {}
     rows: list[dict] = []
-    for name, (spectrum, extra) in _decomposed(step, matrices, recorder.top_k, metrics == "all"):
+    for name, (spectrum, extra) in _decomposed(step, matrices, k, metrics == "all"):
         spectra[name] = spectrum
         rows += extra
-    recorder.record_spectra(step, spectra, rows)
-    return spectra
+    return spectra, rows
 
 
 def _decomposed(
