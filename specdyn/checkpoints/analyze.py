@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,15 @@ def analyze(
     log: Callable[[str], None] = lambda _: None,
     max_memory: int | None = None,
     execute: Executor | None = None,
+    keep: int = 1,
 ) -> Path:
     """Analyse the checkpoints under ``paths`` (or the Hub revisions of one ``hf:`` path)
     into the run folder ``out``; returns it. ``max_memory``: bytes one tensor's
     decomposition may take (default: what the machine has free now); a tensor whose
     header declares more is refused before anything is read. ``execute``: runs one task per
     checkpoint, possibly in parallel (:mod:`specdyn.sweep.analyze_backend`); their results
-    are recorded in step order, so the run folder is the one a single process writes."""
+    are recorded in step order, so the run folder is the one a single process writes.
+    ``keep``: Hub revisions on disk at once (:class:`specdyn.checkpoints.hub.Fetcher`)."""
     budget = free_memory() if max_memory is None else max_memory
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
@@ -75,7 +78,7 @@ def analyze(
             raise ConfigError("an hf: series is analysed by one process: leave out --backend")
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
-        return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget)
+        return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget, keep)
     series = _with_base(discover(paths, steps), options.base)
     specs = _common_plan(series, options.heads, budget)
     pairs = _pairs(options, specs, series[0], log)
@@ -148,6 +151,7 @@ def _analyze_hub(
     options: AnalyzeOptions,
     log: Callable[[str], None],
     budget: int,
+    keep: int,
 ) -> Path:
     """Hub revisions fetched one at a time (:mod:`specdyn.checkpoints.hub`). All are
     resolved before anything is written; each is checked (architecture, finite weights)
@@ -155,25 +159,25 @@ def _analyze_hub(
     revisions = hub.resolve(*hub.parse(spec), steps)
     recorded = _recorded_steps(out, options.metrics)
     first = next((r for r in revisions if r.step not in recorded), revisions[0])
-    fetcher = hub.Fetcher(_scratch(out), log)
+    todo = [first] + [r for r in revisions if r.step not in recorded and r is not first]
+    fetcher = hub.Fetcher(_scratch(out), log, keep)
     created, count = not out.exists(), 0
+    recorder: Recorder | None = None
     try:
-        with fetcher.fetched(first) as c0:
-            specs = _common_plan([c0], options.heads, budget)
-            pairs = _pairs(options, specs, c0, log)
-            config = _config({r.step: r.label for r in revisions}, options, pairs)
-            done = _done_steps(out, config, options.metrics, [s.name for s in specs])
-            if first.step not in done:
-                _check_finite(c0, specs)
-            recorder = _recorder(out, config, pairs, options)
-            if first.step not in done:
-                _record(recorder, c0, specs, options, log)
-                count += 1
-        for r in revisions:
-            if r.step in done or r is first:
-                continue
-            with fetcher.fetched(r) as c:
-                _same_architecture(specs, _common_plan([c], options.heads, budget), c0.path, c.path)
+        with closing(fetcher.series(todo)) as fetched:
+            for c in fetched:
+                if recorder is None:  # the first: the architecture, pairs and options
+                    c0, specs = c, _common_plan([c], options.heads, budget)
+                    pairs = _pairs(options, specs, c, log)
+                    config = _config({r.step: r.label for r in revisions}, options, pairs)
+                    done = _done_steps(out, config, options.metrics, [s.name for s in specs])
+                    recorder = _recorder(out, config, pairs, options)
+                else:
+                    _same_architecture(
+                        specs, _common_plan([c], options.heads, budget), c0.path, c.path
+                    )
+                if c.step in done:
+                    continue
                 _check_finite(c, specs)
                 _record(recorder, c, specs, options, log)
                 count += 1
@@ -181,6 +185,7 @@ def _analyze_hub(
         if created and count == 0:
             shutil.rmtree(out, ignore_errors=True)
         raise
+    assert recorder is not None
     recorder.finish()
     return out
 

@@ -50,6 +50,13 @@ def add_parser(sub: Subparsers) -> None:
         "--address", help="with --backend ray: auto or HOST:PORT of a running Ray cluster"
     )
     p.add_argument(
+        "--keep",
+        type=int,
+        default=1,
+        help="hf: series: downloaded revisions on disk at once, besides your HF cache (default "
+        "1; more: the next download while one is analysed)",
+    )
+    p.add_argument(
         "--max-memory",
         type=memory_size,
         help="memory one tensor's decomposition may take, e.g. 2GB, 512MB (default: what the "
@@ -72,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
         from specdyn.sweep.analyze_backend import executor
 
         execute = executor(args.backend or "local", args.workers, args.address)
-    analyze(args.paths, out, steps, options, print, args.max_memory, execute)
+    analyze(args.paths, out, steps, options, print, args.max_memory, execute, args.keep)
     print(summary(open_run(out)))
     return 0
 
