@@ -116,7 +116,8 @@ def measured(argv: list[str], cwd: Path | None = None) -> dict:
     """Run ``argv``; wall and CPU seconds, peak RSS (sampled and ru_maxrss), and the wall and
     CPU time at which each 'step ' line appeared."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd)
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}  # each step line as it is printed
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
     ps = psutil.Process(proc.pid)
     peak = [0]
     done = threading.Event()
