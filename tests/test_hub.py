@@ -218,3 +218,23 @@ def test_out_that_is_not_a_run_is_refused_before_any_download(server, tmp_path, 
     assert "not a run folder" in capsys.readouterr().err
     assert not any("/resolve/" in path for _, path in server.log)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_keep_downloads_ahead_within_its_bound_and_says_so(server, tmp_path):
+    out, seen, lines = tmp_path / "hub", [], []
+
+    def log(line: str) -> None:
+        seen.append(len(_scratch_folders(out.parent)))
+        lines.append(line)
+
+    spec = f"hf:{REPO}@step1000:step3000:1000"
+    options = AnalyzeOptions(top_k=4)
+    analyze([spec], out, options=options, log=log, keep=2)
+    one = analyze([spec], tmp_path / "one", options=options)
+    assert max(seen) <= 2 and _scratch_folders(out.parent) == []
+    assert any("at most 2 revision(s) on disk at once, --keep" in line for line in lines)
+    a, b = open_run(out), open_run(one)
+    for name in a.matrices:
+        assert np.array_equal(a.singular_values(name)[1], b.singular_values(name)[1])
+    with pytest.raises(ConfigError, match="--keep must be at least 1"):
+        analyze([spec], tmp_path / "zero", options=options, keep=0)

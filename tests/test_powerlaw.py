@@ -104,21 +104,6 @@ def test_rand_distance_is_small_for_noise_and_large_for_structure():
         assert d == pytest.approx(_shuffled_distance(W), abs=0.03)
 
 
-def test_gram_decompose_matches_svd():
-    from specdyn.spectral.gram import gram_decompose
-
-    gen = torch.Generator().manual_seed(2)
-    for shape in ((40, 90), (90, 40)):
-        W = torch.randn(*shape, generator=gen) * torch.logspace(0, -2, shape[1])
-        sp = gram_decompose("w", W, k=10)
-        U, s, Vh = torch.linalg.svd(W.double(), full_matrices=False)
-        assert torch.allclose(sp.s.double(), s, rtol=1e-5, atol=1e-6)
-        assert sp.U.shape == (shape[0], 10) and sp.V.shape == (shape[1], 10)
-        ones = torch.ones(10, dtype=torch.float64)
-        assert torch.allclose((sp.U.double().T @ U[:, :10]).diagonal().abs(), ones, atol=1e-4)
-        assert torch.allclose((sp.V.double().T @ Vh.T[:, :10]).diagonal().abs(), ones, atol=1e-4)
-
-
 class _Zoo(nn.Module):
     """Linear and Embedding (WeightWatcher fits them) next to layers it skips."""
 

@@ -12,7 +12,8 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import torch
 
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
-from specdyn.checkpoints.mapping import MatrixSpec, plan, read
+from specdyn.checkpoints.budget import check_sizes, free_memory, task_memory
+from specdyn.checkpoints.mapping import Spec, plan, read
+from specdyn.checkpoints.parts import FOLDER, CheckpointTask, Executor, read_part
 from specdyn.checkpoints.series import Checkpoint, discover
-from specdyn.errors import CheckpointError, ConfigError
+from specdyn.errors import CheckpointError, ConfigError, SpecdynError
 from specdyn.record.custom import resolve_all
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
@@ -40,13 +43,15 @@ class AnalyzeOptions:
     """top_k: singular vectors kept (0: values only, no alignment or agreement); pairs:
     'auto', 'none' or a JSON file of pairs;
     metrics: 'default' or 'all' (adds alpha & co.); heads: per-head attention blocks;
-    user_metrics: user-defined metrics to record, as specs (see specdyn.record.custom)."""
+    user_metrics: user-defined metrics to record, as specs (see specdyn.record.custom);
+    base: the base model folder of a series of LoRA adapters."""
 
     top_k: int = 100
     pairs: str = "auto"
     metrics: str = "default"
     heads: bool = False
     user_metrics: tuple[str, ...] = ()
+    base: str | None = None  # a LoRA adapter's base model: also the merged W + dW
 
 
 def analyze(
@@ -55,25 +60,44 @@ def analyze(
     steps: Sequence[int] | None = None,
     options: AnalyzeOptions = AnalyzeOptions(),
     log: Callable[[str], None] = lambda _: None,
+    max_memory: int | None = None,
+    execute: Executor | None = None,
+    keep: int = 1,
 ) -> Path:
     """Analyse the checkpoints under ``paths`` (or the Hub revisions of one ``hf:`` path)
-    into the run folder ``out``; returns it."""
+    into the run folder ``out``; returns it. ``max_memory``: bytes one tensor's
+    decomposition may take (default: what the machine has free now); a tensor whose
+    header declares more is refused before anything is read. ``execute``: runs one task per
+    checkpoint, possibly in parallel (:mod:`specdyn.sweep.analyze_backend`); their results
+    are recorded in step order, so the run folder is the one a single process writes.
+    ``keep``: Hub revisions on disk at once (:class:`specdyn.checkpoints.hub.Fetcher`)."""
+    budget = free_memory() if max_memory is None else max_memory
     if options.metrics not in METRIC_SETS:
         raise ConfigError(f"--metrics must be one of {', '.join(METRIC_SETS)}")
     resolve_all(options.user_metrics)  # every metric loads before anything is written
     if options.top_k < 0:
         raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
     if any(hub.is_hub(p) for p in paths):
+        if execute is not None:
+            raise ConfigError("an hf: series is analysed by one process: leave out --backend")
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
-        return _analyze_hub(str(paths[0]), Path(out), steps, options, log)
-    series = discover(paths, steps)
-    specs = _common_plan(series, options.heads)
+        return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget, keep)
+    series = _with_base(discover(paths, steps), options.base)
+    specs = _common_plan(series, options.heads, budget)
     pairs = _pairs(options, specs, series[0], log)
     out = Path(out)
     config = _config({int(c.step or 0): str(c.path) for c in series}, options, pairs)
     done = _done_steps(out, config, options.metrics, [s.name for s in specs])
     pending = [c for c in series if c.step not in done]
+    if execute is not None:
+        recorder = _recorder(out, config, pairs, options)
+        memory = task_memory(series[0], specs)
+        tasks = [_task(c, out, options, budget, memory) for c in pending]
+        _record_parts(recorder, tasks, execute, log)
+        recorder.finish()
+        shutil.rmtree(out / FOLDER, ignore_errors=True)
+        return out
     for c in pending:
         _check_finite(c, specs)
     recorder = _recorder(out, config, pairs, options)
@@ -83,12 +107,55 @@ def analyze(
     return out
 
 
+def _task(
+    c: Checkpoint, out: Path, options: AnalyzeOptions, budget: int, memory: int
+) -> CheckpointTask:
+    part = out.absolute() / FOLDER / f"step_{int(c.step or 0):08d}.safetensors"
+    return CheckpointTask(c, part, options.heads, options.top_k, options.metrics, budget, memory)
+
+
+def _record_parts(
+    recorder: Recorder,
+    tasks: list[CheckpointTask],
+    execute: Executor,
+    log: Callable[[str], None],
+) -> None:
+    """Record the tasks' parts in step order as they come; the first failure is raised
+    once every task has ended (the parts after it stay for the next run)."""
+    ready: dict[int, Path] = {}
+    order = [t.step for t in tasks]
+    failed: tuple[CheckpointTask, BaseException] | None = None
+    for task, result in execute(tasks):
+        if isinstance(result, BaseException):
+            failed = failed if failed is not None and failed[0].step < task.step else (task, result)
+            continue
+        ready[task.step] = result
+        while order and order[0] in ready and (failed is None or order[0] < failed[0].step):
+            step = order.pop(0)
+            part = ready.pop(step)
+            log(f"step {step}: {next(t.checkpoint.path for t in tasks if t.step == step)}")
+            recorder.record_spectra(step, *read_part(part))
+            part.unlink()
+    recorder.flush()
+    if failed is not None:
+        task, err = failed
+        if isinstance(err, SpecdynError):
+            raise err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"the worker analysing step {task.step} ('{task.checkpoint.path}') failed "
+            f"({type(err).__name__}: {first}); run the same command again to resume"
+        )
+
+
 def _analyze_hub(
     spec: str,
     out: Path,
     steps: Sequence[int] | None,
     options: AnalyzeOptions,
     log: Callable[[str], None],
+    budget: int,
+    keep: int,
 ) -> Path:
     """Hub revisions fetched one at a time (:mod:`specdyn.checkpoints.hub`). All are
     resolved before anything is written; each is checked (architecture, finite weights)
@@ -96,25 +163,25 @@ def _analyze_hub(
     revisions = hub.resolve(*hub.parse(spec), steps)
     recorded = _recorded_steps(out, options.metrics)
     first = next((r for r in revisions if r.step not in recorded), revisions[0])
-    fetcher = hub.Fetcher(_scratch(out), log)
+    todo = [first] + [r for r in revisions if r.step not in recorded and r is not first]
+    fetcher = hub.Fetcher(_scratch(out), log, keep)
     created, count = not out.exists(), 0
+    recorder: Recorder | None = None
     try:
-        with fetcher.fetched(first) as c0:
-            specs = _common_plan([c0], options.heads)
-            pairs = _pairs(options, specs, c0, log)
-            config = _config({r.step: r.label for r in revisions}, options, pairs)
-            done = _done_steps(out, config, options.metrics, [s.name for s in specs])
-            if first.step not in done:
-                _check_finite(c0, specs)
-            recorder = _recorder(out, config, pairs, options)
-            if first.step not in done:
-                _record(recorder, c0, specs, options, log)
-                count += 1
-        for r in revisions:
-            if r.step in done or r is first:
-                continue
-            with fetcher.fetched(r) as c:
-                _same_architecture(specs, _common_plan([c], options.heads), c0.path, c.path)
+        with closing(fetcher.series(todo)) as fetched:
+            for c in fetched:
+                if recorder is None:  # the first: the architecture, pairs and options
+                    c0, specs = c, _common_plan([c], options.heads, budget)
+                    pairs = _pairs(options, specs, c, log)
+                    config = _config({r.step: r.label for r in revisions}, options, pairs)
+                    done = _done_steps(out, config, options.metrics, [s.name for s in specs])
+                    recorder = _recorder(out, config, pairs, options)
+                else:
+                    _same_architecture(
+                        specs, _common_plan([c], options.heads, budget), c0.path, c.path
+                    )
+                if c.step in done:
+                    continue
                 _check_finite(c, specs)
                 _record(recorder, c, specs, options, log)
                 count += 1
@@ -122,8 +189,22 @@ def _analyze_hub(
         if created and count == 0:
             shutil.rmtree(out, ignore_errors=True)
         raise
+    assert recorder is not None
     recorder.finish()
     return out
+
+
+def _with_base(series: list[Checkpoint], base: str | None) -> list[Checkpoint]:
+    """Each adapter checkpoint with the base model it updates (``--base``)."""
+    if base is None:
+        return series
+    found = discover([base])
+    if len(found) != 1:
+        raise ConfigError(f"--base '{base}' holds {len(found)} checkpoints; give one model")
+    if any(c.hints.adapter is None for c in series):
+        path = next(c.path for c in series if c.hints.adapter is None)
+        raise ConfigError(f"--base is for LoRA adapters, but '{path}' has no adapter_config.json")
+    return [replace(c, base=found[0]) for c in series]
 
 
 def _scratch(out: Path) -> Path:
@@ -142,7 +223,7 @@ def _recorder(out: Path, config: dict, pairs: list[Pair], options: AnalyzeOption
 def _record(
     recorder: Recorder,
     c: Checkpoint,
-    specs: list[MatrixSpec],
+    specs: list[Spec],
     options: AnalyzeOptions,
     log: Callable[[str], None],
 ) -> None:
@@ -151,12 +232,14 @@ def _record(
         record_stream(recorder, int(c.step or 0), read(source, specs), options.metrics)
 
 
-def _common_plan(series: list[Checkpoint], heads: bool) -> list[MatrixSpec]:
-    """The matrices of the first checkpoint; every other must hold the same ones."""
-    first: list[MatrixSpec] | None = None
+def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[Spec]:
+    """The matrices of the first checkpoint; every other must hold the same ones, each
+    within the memory budget."""
+    first: list[Spec] | None = None
     for c in series:
         with c.open() as source:
-            specs = plan(source.tensors, c.hints, heads)
+            specs = plan(source.tensors, c.hints, heads, base=c.base is not None)
+            check_sizes(source, specs, budget)
         if not specs:
             raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")
         if first is None:
@@ -166,7 +249,7 @@ def _common_plan(series: list[Checkpoint], heads: bool) -> list[MatrixSpec]:
     return first  # type: ignore[return-value]
 
 
-def _same_architecture(a: list[MatrixSpec], b: list[MatrixSpec], pa: Path, pb: Path) -> None:
+def _same_architecture(a: list[Spec], b: list[Spec], pa: Path, pb: Path) -> None:
     shapes_b = {s.name: s.shape for s in b}
     for s in a:
         other = shapes_b.pop(s.name, None)
@@ -188,7 +271,7 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 
 def _pairs(
-    options: AnalyzeOptions, specs: list[MatrixSpec], first: Checkpoint, log: Callable[[str], None]
+    options: AnalyzeOptions, specs: list[Spec], first: Checkpoint, log: Callable[[str], None]
 ) -> list[Pair]:
     choice = options.pairs
     if choice == "none":
@@ -252,13 +335,15 @@ def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pa
 
 
 def _options(options: AnalyzeOptions) -> dict:
-    """The options as the config keeps them; no user metrics: no key (as before they were
-    an option, so that older analyses are continued)."""
+    """The options as the run's config keeps them; ``user_metrics`` and ``base`` only when
+    given, so that runs analysed before they existed resume."""
     out = asdict(options)
     if not options.user_metrics:
         del out["user_metrics"]
     else:
         out["user_metrics"] = list(options.user_metrics)
+    if out["base"] is None:
+        del out["base"]
     return out
 
 
@@ -301,8 +386,8 @@ def _recorded_steps(out: Path, metrics: str) -> set[int]:
     return with_rows & spectra
 
 
-def _check_finite(c: Checkpoint, specs: list[MatrixSpec]) -> None:
-    keys = {s.key for s in specs}
+def _check_finite(c: Checkpoint, specs: list[Spec]) -> None:
+    keys = {k for s in specs for k in s.keys}
     with c.open() as source:
         for key in source.tensors:
             if key in keys and not all_finite(source.get(key)):

@@ -18,9 +18,10 @@ input channels, its centre position used). Matrices left out are reported.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from specdyn.checkpoints.mapping import MatrixSpec
+from specdyn.checkpoints.mapping import Spec
 from specdyn.spectral.pairs import Pair
 
 _BLOCK = re.compile(r"^(.*?)(h|layers|blocks|layer)\.(\d+)\.(.+)$")
@@ -77,7 +78,7 @@ class AutoPairs:
     unpaired: tuple[str, ...]  # whole matrices in no pair
 
 
-def auto_pairs(specs: list[MatrixSpec], kernels: dict[str, tuple[int, ...]]) -> AutoPairs:
+def auto_pairs(specs: Sequence[Spec], kernels: dict[str, tuple[int, ...]]) -> AutoPairs:
     """Pairs for the matrices of ``specs``; ``kernels``: name -> spatial kernel of convs."""
     shapes = {s.name: s.shape for s in specs}
     for layout in LAYOUTS:
@@ -87,7 +88,7 @@ def auto_pairs(specs: list[MatrixSpec], kernels: dict[str, tuple[int, ...]]) -> 
     return _result(_stack(specs, kernels), "stack", specs)
 
 
-def _result(pairs: list[Pair], layout: str, specs: list[MatrixSpec]) -> AutoPairs:
+def _result(pairs: list[Pair], layout: str, specs: Sequence[Spec]) -> AutoPairs:
     pairs = [p for p in pairs if _compatible(p, {s.name: s.shape for s in specs})]
     used = {p.prev for p in pairs} | {p.next for p in pairs}
     wholes = [s.name for s in specs if s.name.rsplit(".", 1)[0] + "." not in _prefixes(specs)]
@@ -95,7 +96,7 @@ def _result(pairs: list[Pair], layout: str, specs: list[MatrixSpec]) -> AutoPair
     return AutoPairs(tuple(pairs), layout, tuple(unpaired))
 
 
-def _prefixes(specs: list[MatrixSpec]) -> set[str]:
+def _prefixes(specs: Sequence[Spec]) -> set[str]:
     return {s.name + "." for s in specs}
 
 
@@ -152,7 +153,7 @@ def _find(shapes: dict[str, tuple[int, int]], prefix: str, names: tuple[str, ...
     return None
 
 
-def _stack(specs: list[MatrixSpec], kernels: dict[str, tuple[int, ...]]) -> list[Pair]:
+def _stack(specs: Sequence[Spec], kernels: dict[str, tuple[int, ...]]) -> list[Pair]:
     wholes = [s for s in specs if s.name.rsplit(".", 1)[0] + "." not in _prefixes(specs)]
     pairs = []
     for a, b in zip(wholes, wholes[1:], strict=False):

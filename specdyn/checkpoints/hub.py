@@ -14,8 +14,10 @@ otherwise) and ``config.json``.
 Disk: files already in the user's Hugging Face cache (``HF_HUB_CACHE``, else
 ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``) for that commit are read in place and
 never deleted. Anything else is downloaded into a temporary folder next to the run folder
-and deleted as soon as its revision is recorded (or on error), so the disk holds about
-one revision at a time and the user's cache does not grow. ``HF_ENDPOINT`` is read at
+and deleted as soon as its revision is recorded (or on error), so the disk holds at most
+``--keep`` revisions at a time (default 1; with more, the next ones download while one is
+analysed) and the user's cache does not grow. A rerun resumes after the last recorded
+revision. ``HF_ENDPOINT`` is read at
 call time.
 """
 
@@ -26,7 +28,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,23 +194,75 @@ def hub_error(what: str, err: Exception) -> CheckpointError:
 
 
 class Fetcher:
-    """Fetches revisions one at a time into temporary folders under ``scratch``."""
+    """Fetches revisions into temporary folders under ``scratch``, at most ``keep`` of
+    them on disk at once (the next ones download while the current one is analysed)."""
 
-    def __init__(self, scratch: Path, log: Callable[[str], None] = lambda _: None):
-        self.scratch, self.log = scratch, log
+    def __init__(self, scratch: Path, log: Callable[[str], None] = lambda _: None, keep: int = 1):
+        if keep < 1:
+            raise ConfigError(f"--keep must be at least 1, got {keep}")
+        self.scratch, self.log, self.keep = scratch, log, keep
 
     @contextmanager
     def fetched(self, rev: Revision) -> Iterator[Checkpoint]:
         """The revision as a local checkpoint; files this fetched are deleted on exit."""
-        cached = _in_user_cache(rev)
-        if cached is not None:
-            self.log(f"{rev.label}: read from the Hugging Face cache {user_cache()}")
-            yield _checkpoint(rev, cached)
-            return
+        with self._kept(rev, self._download(rev)) as c:
+            yield c
+
+    def series(self, revisions: Sequence[Revision]) -> Generator[Checkpoint, None, None]:
+        """Each revision as a local checkpoint, in turn; one's files are deleted when the
+        next is asked for (or the generator is closed), and the next ``keep - 1`` download
+        meanwhile."""
+        with ThreadPoolExecutor(1) as pool:
+            ahead: deque[tuple[Revision, Future[Path | None]]] = deque()
+            queue = deque(revisions)
+
+            def submit() -> None:
+                if queue:
+                    rev = queue.popleft()
+                    ahead.append((rev, pool.submit(self._download, rev)))
+
+            for _ in range(self.keep):
+                submit()
+            try:
+                while ahead:
+                    rev, future = ahead.popleft()
+                    with self._kept(rev, future.result()) as c:
+                        yield c
+                    submit()
+            finally:
+                for _, future in ahead:  # closed early: what was fetched ahead goes too
+                    folder = future.result() if future.exception() is None else None
+                    if folder is not None:
+                        shutil.rmtree(folder, ignore_errors=True)
+
+    def _download(self, rev: Revision) -> Path | None:
+        """A temporary folder holding the revision's files; None if the user's cache has
+        them all."""
+        if _in_user_cache(rev) is not None:
+            return None
         folder = Path(tempfile.mkdtemp(prefix=".hf-", dir=self.scratch))
         try:
             for name in _files(rev, folder):
                 _download(rev, name, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return folder
+
+    @contextmanager
+    def _kept(self, rev: Revision, folder: Path | None) -> Iterator[Checkpoint]:
+        if folder is None:
+            cached = _in_user_cache(rev)
+            assert cached is not None
+            self.log(f"{rev.label}: read from the Hugging Face cache {user_cache()}")
+            yield _checkpoint(rev, cached)
+            return
+        on_disk = len(list(self.scratch.glob(".hf-*")))
+        self.log(
+            f"{rev.label}: downloaded to {folder} ({on_disk} of at most {self.keep} "
+            f"revision(s) on disk at once, --keep, besides the Hugging Face cache)"
+        )
+        try:
             yield _checkpoint(rev, folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)

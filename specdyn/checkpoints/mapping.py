@@ -11,6 +11,10 @@ told from a tensor's name and shape instead of its module's class:
   (q | k | v row blocks) and GPT-NeoX's ``query_key_value`` (interleaved head by head,
   split when the head count is known) add ``.q``, ``.k``, ``.v`` blocks; with ``heads``
   also ``.h{i}`` per head, and the output projection's column blocks ``.h{i}``.
+- mixture of experts: a matrix stored per expert (``experts.3.w1``) is recorded as
+  ``experts.w1.e3``; experts stacked in one 3-D ``experts.<name>`` tensor, stored
+  (num_experts, d_in, d_out) as Hugging Face's fused MoE layers store them, become one
+  (d_out, d_in) matrix per expert, ``experts.<name>.e<i>``, never one flattened matrix.
 - recurrent ``weight_ih_l*`` / ``weight_hh_l*``: gate blocks (``i f g o`` for LSTM,
   ``r z n`` for GRU), the gate count read from weight_hh's shape.
 
@@ -21,12 +25,20 @@ stored (c_in, c_out * prod(k)), while training transposes it first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor
 
+from specdyn.checkpoints.adapters import (
+    Adapter,
+    LoraSpec,
+    is_adapter,
+    plan_adapter,
+    read_adapter_matrices,
+)
 from specdyn.checkpoints.sources import TensorInfo, WeightSource
+from specdyn.spectral.lowrank import LowRank
 from specdyn.spectral.matrices import canonical_name
 
 Transform = Callable[[Tensor], Tensor]
@@ -34,6 +46,8 @@ _GPT2_CONV1D: tuple[str, ...] = ("attn.c_attn.weight", "attn.q_attn.weight", "at
 _GPT2_CONV1D += ("mlp.c_fc.weight", "mlp.c_proj.weight", "crossattention.c_attn.weight")
 _RNN = re.compile(r"weight_(ih|hh)_l\d+(_reverse)?$")
 _GATES = {4: "ifgo", 3: "rzn", 1: ""}
+_EXPERT = re.compile(r"^(.*\.experts)\.(\d+)\.(.+?)(?:\.weight)?$")  # experts.3.w1.weight
+_STACKED = re.compile(r"\.experts\.[^.]+$")  # experts.gate_up_proj: (E, d_in, d_out)
 _SKIP_SUFFIX = (".attn.bias", ".attn.masked_bias")  # old GPT-2 causal-mask buffers
 _FLOAT = ("F16", "BF16", "F32", "F64", "float16", "bfloat16", "float32", "float64")
 
@@ -44,6 +58,7 @@ class Hints:
 
     model_type: str | None = None
     n_heads: int | None = None
+    adapter: Adapter | None = None  # a LoRA adapter's adapter_config.json
 
 
 @dataclass(frozen=True)
@@ -55,10 +70,22 @@ class MatrixSpec:
     fn: Transform
     shape: tuple[int, int]
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,)
 
-def plan(tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False) -> list[MatrixSpec]:
-    """Every matrix of a checkpoint, in storage order, with its 2-D shape."""
-    specs: list[MatrixSpec] = []
+
+Spec = MatrixSpec | LoraSpec
+
+
+def plan(
+    tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False, base: bool = False
+) -> list[Spec]:
+    """Every matrix of a checkpoint, in storage order, with its 2-D shape; for a LoRA
+    adapter, its updates (and with ``base``, the merged weights: :mod:`.adapters`)."""
+    if is_adapter(tensors):
+        return list(plan_adapter(tensors, hints.adapter, base))
+    specs: list[Spec] = []
     seen: set[str] = set()
     for key, info in tensors.items():
         if len(info.shape) < 2 or info.dtype not in _FLOAT or key.endswith(_SKIP_SUFFIX):
@@ -70,10 +97,15 @@ def plan(tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False) -
     return specs
 
 
-def read(source: WeightSource, specs: list[MatrixSpec]) -> Iterator[tuple[str, Tensor]]:
-    """(name, 2-D tensor) for every spec, loading each stored tensor once, in turn."""
+def read(source: WeightSource, specs: Sequence[Spec]) -> Iterator[tuple[str, Tensor | LowRank]]:
+    """(name, 2-D tensor) for every spec, loading each stored tensor once, in turn (a LoRA
+    update comes as its factors)."""
+    if specs and isinstance(specs[0], LoraSpec):
+        yield from read_adapter_matrices(source, [s for s in specs if isinstance(s, LoraSpec)])
+        return
     current_key, tensor = None, None
     for spec in specs:
+        assert isinstance(spec, MatrixSpec)
         if spec.key != current_key:
             current_key, tensor = spec.key, source.get(spec.key)
         yield spec.name, spec.fn(tensor)  # type: ignore[arg-type]
@@ -83,6 +115,12 @@ def _specs(
     key: str, shape: tuple[int, ...], tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool
 ) -> list[MatrixSpec]:
     name = canonical_name(key)
+    expert = _EXPERT.match(name)
+    if expert and len(shape) == 2:  # one expert's matrix: <experts>.<matrix>.e<i>
+        prefix, i, matrix = expert.groups()
+        return [MatrixSpec(f"{prefix}.{matrix}.e{i}", key, _as_2d, (shape[0], shape[1]))]
+    if _STACKED.search(name) and len(shape) == 3:
+        return _stacked_experts(name, key, shape)
     if key.endswith(_GPT2_CONV1D) and len(shape) == 2:
         out, inp = shape[1], shape[0]
         whole = MatrixSpec(name, key, lambda W: W.mT, (out, inp))
@@ -104,6 +142,17 @@ def _specs(
     if match and len(shape) == 2:
         return [whole, *_gates(whole, key, tensors)]
     return [whole]
+
+
+def _stacked_experts(name: str, key: str, shape: tuple[int, ...]) -> list[MatrixSpec]:
+    """A (num_experts, d_in, d_out) tensor: one (d_out, d_in) matrix per expert, ``.e<i>``."""
+
+    def expert(i: int) -> Transform:
+        return lambda W: W[i].mT
+
+    return [
+        MatrixSpec(f"{name}.e{i}", key, expert(i), (shape[2], shape[1])) for i in range(shape[0])
+    ]
 
 
 def _as_2d(W: Tensor) -> Tensor:

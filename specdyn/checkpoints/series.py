@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from specdyn.checkpoints.adapters import CombinedSource, read_adapter
 from specdyn.checkpoints.mapping import Hints
 from specdyn.checkpoints.sources import WeightSource, open_file, open_index, sniff
 from specdyn.errors import CheckpointError
@@ -43,10 +44,18 @@ class Checkpoint:
     step: int | None
     weights: tuple[Path, ...]  # one file, the shard index, or shards listed by the index
     hints: Hints = Hints()
+    base: Checkpoint | None = None  # a LoRA adapter's base model, whose weights it updates
 
     def open(self) -> WeightSource:
         first = self.weights[0]
-        return open_index(first) if first.name.endswith(".index.json") else open_file(first)
+        own = open_index(first) if first.name.endswith(".index.json") else open_file(first)
+        if self.base is None:
+            return own
+        try:
+            return CombinedSource(own, self.base.open())
+        except BaseException:
+            own.close()
+            raise
 
 
 def discover(paths: Sequence[str | Path], steps: Sequence[int] | None = None) -> list[Checkpoint]:
@@ -163,7 +172,11 @@ def _folder_weights(folder: Path) -> tuple[Path, ...]:
 
 
 def read_hints(folder: Path) -> Hints:
-    """model_type and head count from a Hugging Face config.json, when there is one."""
+    """model_type and head count from a Hugging Face config.json, and a LoRA adapter's
+    scale from adapter_config.json, when there are."""
+    adapter = read_adapter(folder)
+    if adapter is not None:
+        return Hints(adapter=adapter)
     path = folder / "config.json"
     if not path.is_file():
         return Hints()

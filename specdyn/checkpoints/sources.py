@@ -19,7 +19,6 @@ import struct
 import warnings
 import zipfile
 from collections.abc import Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +67,10 @@ class WeightSource:
     def get(self, name: str) -> Tensor:
         raise NotImplementedError
 
+    def file_of(self, name: str) -> str:
+        """The file that holds tensor ``name`` (a shard of a sharded checkpoint)."""
+        return self.label
+
     def close(self) -> None:
         pass
 
@@ -79,31 +82,75 @@ class WeightSource:
 
 
 class SafetensorsSource(WeightSource):
-    """One or several (sharded) safetensors files, memory-mapped."""
+    """One or several (sharded) safetensors files. Headers are checked by ``safe_open``;
+    each tensor is then read with one ``readinto`` into a buffer of its own size, not
+    memory-mapped, so only the tensors being decomposed are resident (mapped file pages
+    count as resident memory, read ones stay in the page cache)."""
 
     def __init__(self, files: list[Path], label: str):
-        self.label, self._stack = label, ExitStack()
-        self._handles: dict[str, object] = {}
+        self.label = label
+        self._where: dict[str, tuple[Path, int, int]] = {}  # key -> file, start, end
         self.tensors = {}
-        try:
-            for path in files:
-                handle = self._stack.enter_context(safe_open(path, framework="pt"))
-                for key in sorted(handle.keys(), key=natural_key):
-                    sl = handle.get_slice(key)
-                    self.tensors[key] = TensorInfo(tuple(sl.get_shape()), str(sl.get_dtype()))
-                    self._handles[key] = handle
-        except (SafetensorError, OSError, ValueError) as err:
-            self.close()
-            raise CheckpointError(f"'{label}' is not a readable safetensors file: {err}") from None
+        for path in files:
+            for key, (info, start, end) in _safetensors_header(path).items():
+                self.tensors[key] = info
+                self._where[key] = (path, start, end)
+
+    def file_of(self, name: str) -> str:
+        return str(self._where[name][0])
 
     def get(self, name: str) -> Tensor:
+        path, start, end = self._where[name]
+        info = self.tensors[name]
+        buffer = torch.empty(end - start, dtype=torch.uint8)
         try:
-            return self._handles[name].get_tensor(name)  # type: ignore[attr-defined]
-        except (SafetensorError, OSError) as err:
-            raise CheckpointError(f"cannot read tensor '{name}' of '{self.label}': {err}") from None
+            with open(path, "rb") as f:
+                f.seek(start)
+                got = f.readinto(buffer.numpy().data)
+        except OSError as err:
+            raise CheckpointError(f"cannot read tensor '{name}' of '{path}': {err}") from None
+        if got != end - start:
+            raise CheckpointError(
+                f"cannot read tensor '{name}' of '{path}': the file ends {end - start - got} "
+                "bytes early (truncated?)"
+            )
+        return buffer.view(_TORCH_DTYPES[info.dtype]).reshape(info.shape)
 
-    def close(self) -> None:
-        self._stack.close()
+
+_TORCH_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def _safetensors_header(path: Path) -> dict[str, tuple[TensorInfo, int, int]]:
+    """key -> (info, first byte, end byte) of every tensor of one safetensors file, in
+    natural key order; ``safe_open`` validates the header against the file first."""
+    try:
+        with safe_open(path, framework="pt") as handle:
+            keys = sorted(handle.keys(), key=natural_key)
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(size))
+    except (SafetensorError, OSError, ValueError, struct.error) as err:
+        raise CheckpointError(f"'{path}' is not a readable safetensors file: {err}") from None
+    out = {}
+    for key in keys:
+        entry = header[key]
+        begin, end = entry["data_offsets"]
+        info = TensorInfo(tuple(entry["shape"]), str(entry["dtype"]))
+        if info.dtype not in _TORCH_DTYPES:
+            raise CheckpointError(f"tensor '{key}' of '{path}' has dtype {info.dtype}, not read")
+        out[key] = (info, 8 + size + int(begin), 8 + size + int(end))
+    return out
 
 
 class StateDictSource(WeightSource):
@@ -128,6 +175,12 @@ def load_state_dict(path: Path) -> dict[str, Tensor]:
     """torch.load(weights_only=True) of a mapping of tensors (possibly nested under
     'state_dict', 'model', ...); CheckpointError for anything else."""
     mmap = zipfile.is_zipfile(path)
+    if path.name.endswith(".safetensors"):  # torch.load would take it for safetensors
+        raise CheckpointError(
+            f"'{path}' is named .safetensors but holds a PyTorch "
+            f"{'zip archive' if mmap else 'pickle'}, not safetensors; refused (rename it .pt "
+            "to load it as a state dict)"
+        )
     try:
         with warnings.catch_warnings():  # "Detected pickle protocol 4": the error says it
             warnings.simplefilter("ignore")

@@ -45,6 +45,33 @@ def add_parser(sub: Subparsers) -> None:
         metavar="MODULE:FUNCTION",
         help="also record a user-defined metric (or an installed one by name; repeatable)",
     )
+    p.add_argument(
+        "--base",
+        help="for LoRA adapters: the base model folder; the merged W + dW is recorded too",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="analyse the checkpoints of a series in parallel, one task per checkpoint: "
+        "local processes or Ray tasks (default: one process)",
+    )
+    p.add_argument("--workers", type=int, help="checkpoints analysed at once (default: 1 local)")
+    p.add_argument(
+        "--address", help="with --backend ray: auto or HOST:PORT of a running Ray cluster"
+    )
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=1,
+        help="hf: series: downloaded revisions on disk at once, besides your HF cache (default "
+        "1; more: the next download while one is analysed)",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=memory_size,
+        help="memory one tensor's decomposition may take, e.g. 2GB, 512MB (default: what the "
+        "machine has free); a larger tensor is refused from its header, before any read",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -59,10 +86,15 @@ def handle(args: argparse.Namespace) -> int:
 
     out = args.out or Path("runs") / f"analyze-{_name(args.paths[0])}"
     options = AnalyzeOptions(
-        args.top_k, args.pairs, args.metrics, args.heads, tuple(args.user_metrics)
+        args.top_k, args.pairs, args.metrics, args.heads, tuple(args.user_metrics), args.base
     )
     print(out, flush=True)
-    analyze(args.paths, out, steps, options, log=print)
+    execute = None
+    if args.backend is not None or args.workers is not None or args.address is not None:
+        from specdyn.sweep.analyze_backend import executor
+
+        execute = executor(args.backend or "local", args.workers, args.address)
+    analyze(args.paths, out, steps, options, print, args.max_memory, execute, args.keep)
     print(summary(open_run(out)))
     return 0
 
@@ -87,3 +119,22 @@ def _steps(text: str | None) -> list[int] | None:
             f"taken in order), got '{text}'"
         )
     return steps
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """Bytes from '2GB', '1.5 GiB', '512MB', '100000' (decimal units; KiB, MiB, GiB binary)."""
+    number = text.strip().upper().rstrip("BIGKMT ").strip()
+    unit = text.strip().upper()[len(number) :].strip()
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(
+            f"--max-memory takes a size such as 2GB or 512MB, got '{text}'"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--max-memory must be positive, got '{text}'")
+    return int(value)

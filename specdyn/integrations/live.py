@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from specdyn.checkpoints.auto_pairs import auto_pairs
-from specdyn.checkpoints.mapping import Hints, MatrixSpec, plan, read
+from specdyn.checkpoints.mapping import Hints, Spec, plan, read
 from specdyn.checkpoints.sources import MemorySource
 from specdyn.record import distributed
 from specdyn.record.custom import MetricFn, UserMetric, resolve_all
@@ -93,7 +93,7 @@ class LiveRecorder:
         self.user_metrics = resolve_all(user_metrics)
         self.recorded: set[int] = set()
         self._recorder: Recorder | None = None
-        self._specs: list[MatrixSpec] = []
+        self._specs: list[Spec] = []
 
     def due(self, step: int) -> bool:
         return step in self.schedule and step not in self.recorded

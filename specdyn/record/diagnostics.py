@@ -17,6 +17,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from specdyn.spectral.lowrank import LowRank
+
 DIAGNOSTICS = (
     "alpha",
     "alpha_weighted",
@@ -29,7 +31,7 @@ DIAGNOSTICS = (
 )
 
 
-def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
+def diagnostics(name: str, W: Tensor | LowRank, s: Tensor) -> dict[str, float]:
     """metric -> value for the (m, n) matrix ``W`` with singular values ``s``.
 
     alpha, alpha_weighted and log_alpha_norm are left out when the power-law fit is
@@ -56,7 +58,7 @@ def diagnostics(name: str, W: Tensor, s: Tensor) -> dict[str, float]:
     return {k: out[k] for k in DIAGNOSTICS if k in out}
 
 
-def diagnostic_rows(step: int, name: str, W: Tensor, s: Tensor) -> list[dict]:
+def diagnostic_rows(step: int, name: str, W: Tensor | LowRank, s: Tensor) -> list[dict]:
     """Tidy metric rows (step, matrix, metric, value) of :func:`diagnostics`."""
     return [
         {"step": step, "matrix": name, "metric": metric, "value": value}
