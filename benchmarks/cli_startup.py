@@ -45,6 +45,7 @@ def startup_lines(repeats: int) -> list[str]:
             "specdyn --help": [*specdyn(), "--help"],
             "specdyn tasks": [*specdyn(), "tasks"],
             "specdyn show RUN": [*specdyn(), "show", str(run_dir)],
+            "specdyn show RUN --baselines": [*specdyn(), "show", str(run_dir), "--baselines"],
         }
         seconds: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeats):  # interleaved: a burst of load hits every command alike

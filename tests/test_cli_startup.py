@@ -71,5 +71,6 @@ def test_help_tasks_and_usage_mistakes_never_import_torch(argv, code, message, t
 
 
 def test_show_of_a_finished_run_needs_no_torch(tiny_run, tmp_path):
+    """(``--baselines`` adds a Monte Carlo over random matrices: that one takes torch.)"""
     code, torch_loaded, said = _start(["show", str(tiny_run)], tmp_path)
     assert (code, torch_loaded) == (0, False), said

@@ -99,7 +99,7 @@ def test_cli_run_records_shows_plots_and_reports_a_user_metric(tmp_path, capsys)
     run = specdyn.open_run(run_dir)
     assert run.config["record"]["metrics"] == [SPEC]
     assert set(run.metric_values("top1_share")) == set(run.matrices)
-    assert main(["show", str(run_dir)]) == 0
+    assert main(["show", str(run_dir), "--baselines"]) == 0
     shown = capsys.readouterr().out
     assert "user-defined metrics:" in shown and "top1_share" in shown
     assert main(["plot", str(run_dir)]) == 0

@@ -22,6 +22,12 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument(
         "run_dir", type=Path, metavar="RUN", help="a run folder (from run, analyze or a Recorder)"
     )
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="print each metric beside its random-matrix baseline (~rand): a Monte Carlo over "
+        "random matrices of every shape, seconds for small models, minutes at LLM scale",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -29,7 +35,7 @@ def handle(args: argparse.Namespace) -> int:
     run = open_checked_run(args.run_dir)
     for gap in run.gaps():  # show can go on: it says what is missing and summarises the rest
         print(f"specdyn: warning: {gap}", file=sys.stderr)
-    print(summary(run))
+    print(summary(run, args.baselines))
     return 0
 
 
@@ -40,7 +46,8 @@ BASELINES_NOTE = (
 )
 
 
-def summary(run: Run) -> str:
+def summary(run: Run, with_baselines: bool = False) -> str:
+    """The summary ``specdyn show`` prints; ``with_baselines``: ``~rand`` columns too."""
     steps = run.steps.tolist()
     shown = ", ".join(map(str, steps)) if len(steps) <= 8 else f"{steps[0]} ... {steps[-1]}"
     names = run.matrices
@@ -54,16 +61,18 @@ def summary(run: Run) -> str:
     if not run.history.empty:
         last = run.history[run.history["step"] == run.history["step"].max()]
         lines.append("\nfinal evaluation:\n" + last.to_string(index=False))
-    table = _spectra_table(run)
+    table = _spectra_table(run, with_baselines)
     if not table.empty:
         lines.append(
             "\nfinal spectra:\n" + table.to_string(float_format="{:.3f}".format, na_rep="")
         )
         lines += _score_k(run)
-    lines += _diagnostics(run)
-    lines += _user_metrics(run)
+    lines += _diagnostics(run, with_baselines)
+    lines += _user_metrics(run, with_baselines)
     if any(RANDOM in line for line in lines):
         lines.append("\n" + BASELINES_NOTE)
+    elif not with_baselines:
+        lines.append("\n(specdyn show --baselines: each metric beside its random-matrix baseline)")
     return "\n".join(lines)
 
 
@@ -84,7 +93,7 @@ def _origin(cfg: dict) -> list[str]:
     return [f"source:   a Recorder in a training loop (top_k {recorder.get('top_k', '?')})"]
 
 
-def _user_metrics(run: Run) -> list[str]:
+def _user_metrics(run: Run, with_baselines: bool) -> list[str]:
     """User-defined metrics (``--metric``) at the last step, one column each."""
     names = layout.user_metrics(list(dict.fromkeys(run.metrics["metric"])))
     if not names:
@@ -92,18 +101,19 @@ def _user_metrics(run: Run) -> list[str]:
     import pandas as pd
 
     found = {name: run.metric_values(name) for name in names}
-    values = pd.DataFrame(_beside_baselines(run, found, {n: n for n in names}))
+    values = pd.DataFrame(_beside_baselines(run, found, {n: n for n in names}, with_baselines))
     return ["\nuser-defined metrics:\n" + values.to_string(float_format="{:.3f}".format, na_rep="")]
 
 
 def _beside_baselines(
-    run: Run, found: dict[str, dict[str, float]], metrics: dict[str, str]
+    run: Run, found: dict[str, dict[str, float]], metrics: dict[str, str], with_baselines: bool
 ) -> dict[str, dict[str, float]]:
     """Each column of last-step values followed by its baselines (``~rand``)."""
     out = {}
     for col, values in found.items():
         out[col] = values
-        out[col + RANDOM] = baselines(run, metrics[col], list(values))
+        if with_baselines:
+            out[col + RANDOM] = baselines(run, metrics[col], list(values))
     return out
 
 
@@ -124,7 +134,7 @@ def _score_k(run: Run) -> list[str]:
     ]
 
 
-def _diagnostics(run: Run) -> list[str]:
+def _diagnostics(run: Run, with_baselines: bool) -> list[str]:
     """Single-checkpoint diagnostics (``analyze --metrics all``) and their per-model means."""
     import numpy as np
     import pandas as pd
@@ -142,7 +152,7 @@ def _diagnostics(run: Run) -> list[str]:
     found = {col: run.metric_values(m) for col, m in columns.items()}
     if not any(found.values()):
         return []
-    values = pd.DataFrame(_beside_baselines(run, found, columns))
+    values = pd.DataFrame(_beside_baselines(run, found, columns, with_baselines))
     summary = model_summary(run.metrics, run.matrices)
     if len(summary) > 12:  # a long series: a dozen evenly spaced steps
         summary = summary.iloc[np.linspace(0, len(summary) - 1, 12).round().astype(int)]
@@ -154,7 +164,7 @@ def _diagnostics(run: Run) -> list[str]:
     ]
 
 
-def _spectra_table(run: Run) -> pd.DataFrame:
+def _spectra_table(run: Run, with_baselines: bool) -> pd.DataFrame:
     """One row per matrix or pair; columns at the last step unless marked @start."""
     import pandas as pd
 
@@ -171,7 +181,7 @@ def _spectra_table(run: Run) -> pd.DataFrame:
     values = {}
     for col, (metric, at) in columns.items():
         values[col] = run.metric_values(metric, at)
-        if at == "last" or metric == "agreement":  # agreement@start: against the last step
+        if with_baselines and (at == "last" or metric == "agreement"):  # @start: vs the last
             values[col + RANDOM] = baselines(run, metric, list(values[col]), at)
     return pd.DataFrame(values).dropna(axis=1, how="all")
 
