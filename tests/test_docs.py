@@ -8,8 +8,9 @@
   hours; `pip install` extras must exist in pyproject.toml; `python FILE` scripts must
   exist. A command this test does not know fails it, so that a new kind of snippet gets a
   check.
-- A block right after `<!-- needs: gpu -->` or `<!-- needs: network -->` is skipped, and
-  says so. Plain ``` blocks (and ```text) are output or folder listings, not code.
+- A block right after `<!-- needs: gpu -->`, `<!-- needs: network -->` or `<!-- needs:
+  launcher -->` (a fragment of a program that torchrun starts on several processes; the
+  full programs are tests/test_distributed*.py) is skipped, and says so. Plain ``` blocks (and ```text) are output or folder listings, not code.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"(<!-- needs: (\w+) -->\s*\n)?```(\w*)\n(.*?)```", re.S)
 # shell commands shown for context that a test machine cannot or must not run
-NOT_CHECKED = ("ray start", "apt-get", "cd ", "git ", "cat ", "ls", "du ", "export ")
+NOT_CHECKED = ("ray start", "apt-get", "cd ", "git ", "cat ", "ls", "du ", "export ", "torchrun ")
 
 
 def blocks(kind: str) -> list[tuple[str, str, str]]:
