@@ -64,6 +64,7 @@ RULES: dict[str, Range | OneOf | Items | Text | Maybe] = {
     "vector_points": COUNT,
     "heads": ANY,
     "vector_dtype": OneOf(("float32", "float16", "bfloat16")),
+    "metrics": Items(Text(nonempty=True)),  # user-defined metrics: module:function or a name
     # model
     "d_model": SIZE,
     "n_heads": SIZE,

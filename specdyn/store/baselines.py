@@ -16,7 +16,7 @@ import torch
 
 from specdyn.errors import RunStoreError
 from specdyn.spectral import baselines as b
-from specdyn.spectral.registry import MatrixSpectrum, MetricFn, resolve
+from specdyn.spectral.registry import MatrixSpectrum, MetricFn, UserMetric, registered, resolve
 from specdyn.store import layout
 
 if TYPE_CHECKING:
@@ -64,13 +64,12 @@ def _specs(config: dict) -> list[str]:
 
 def _matrix_metric(metric: str, specs: list[str]) -> tuple[MetricFn, bool]:
     """(function of a MatrixSpectrum, whether it depends on the entry scale): a built-in,
-    or a user-defined metric, found among the run's own ``specs``, else by name."""
+    or a user-defined metric (``_user_metric``)."""
     if metric in b.MATRIX_METRICS:
         return b.MATRIX_METRICS[metric]
     index = _INDEX.match(metric)
     name = index.group(1) if index else metric
-    by_name = {m.name: m for m in map(resolve, specs)}
-    fn = (by_name[name] if name in by_name else resolve(name)).fn
+    fn = _user_metric(name, specs).fn
     if index is None:
         return fn, True
     i = int(index.group(2))
@@ -79,6 +78,19 @@ def _matrix_metric(metric: str, specs: list[str]) -> tuple[MetricFn, bool]:
         return float(np.asarray(fn(sp), dtype=np.float64).reshape(-1)[i])
 
     return entry, True
+
+
+def _user_metric(name: str, specs: list[str]) -> UserMetric:
+    """The metric ``name``: registered in this process, else the run's spec of that name
+    (imported), else an installed one."""
+    known = {m.name: m for m in registered()}
+    if name in known:
+        return known[name]
+    for spec in specs:
+        found = resolve(spec)
+        if found.name == name:
+            return found
+    return resolve(name)
 
 
 def _alignment(run: Run, pair: str, step: int | None) -> b.Baseline:
