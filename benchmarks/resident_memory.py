@@ -64,9 +64,10 @@ def main(cmd: list[str]) -> dict:
 
 
 def _echo(process: psutil.Popen, folder: list[Path]) -> None:
-    """Pass the command's output on to stderr; its first line names the run folder."""
+    """Pass the command's output on to stderr; its first line names the run folder (made
+    right after it is printed)."""
     for line in process.stdout:
-        if not folder and Path(line.strip()).is_dir():
+        if not folder and line.strip() and " " not in line.strip():
             folder.append(Path(line.strip()))
         sys.stderr.write(line)
 
