@@ -10,8 +10,9 @@ For a `specdyn run` (whose first line of output is the run folder), each sample 
 counts the folder's spectra files, which tells training from the finish step: the last
 recorded step's spectra are written by the finish. ``training_mib`` and
 ``training_spread_pct`` cover the samples from the tenth of the records on to the last
-one before the finish (start-up and finish left out): (max - min) / min in percent, which
-docs/reliability.md asks to stay within 2 over a 10,000-step run:
+one before the finish (start-up and finish left out): (max - min) / min in percent, and
+``training_growth_pct``, the change from the median of their first tenth to the median of
+their last tenth, which docs/reliability.md asks to stay within 2 over a 10,000-step run:
 
     python benchmarks/resident_memory.py specdyn run mlp-cifar10 --preset tiny \\
         --no-progress --set steps=10000
@@ -20,6 +21,7 @@ docs/reliability.md asks to stay within 2 over a 10,000-step run:
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -60,13 +62,25 @@ def main(cmd: list[str]) -> dict:
         "training_spread_pct": round(100 * (max(training) - min(training)) / min(training), 2)
         if training
         else None,
+        "training_growth_pct": _growth(training),
     }
 
 
+def _growth(training: list[float]) -> float | None:
+    """Growth in percent from the first tenth of the training samples to the last tenth
+    (medians: a sample taken inside an evaluation is no trend)."""
+    tenth = len(training) // 10
+    if tenth < 1:
+        return None
+    first, last = statistics.median(training[:tenth]), statistics.median(training[-tenth:])
+    return round(100 * (last - first) / first, 2)
+
+
 def _echo(process: psutil.Popen, folder: list[Path]) -> None:
-    """Pass the command's output on to stderr; its first line names the run folder."""
+    """Pass the command's output on to stderr; its first line names the run folder (made
+    right after it is printed)."""
     for line in process.stdout:
-        if not folder and Path(line.strip()).is_dir():
+        if not folder and line.strip() and " " not in line.strip():
             folder.append(Path(line.strip()))
         sys.stderr.write(line)
 

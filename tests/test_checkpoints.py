@@ -157,6 +157,9 @@ def test_folder_of_stepped_files_and_explicit_steps(tmp_path):
     _save_linear(tmp_path / "b" / "model.safetensors", 2)
     with pytest.raises(CheckpointError, match="pass --steps"):
         discover([tmp_path / "a", tmp_path / "b"])
-    series = discover([tmp_path / "a", tmp_path / "b"], steps=[7, 3])
-    assert [(c.step, c.path.name) for c in series] == [(3, "b"), (7, "a")]
+    series = discover([tmp_path / "a", tmp_path / "b"], steps=[3, 7])
+    assert [(c.step, c.path.name) for c in series] == [(3, "a"), (7, "b")]
+    # steps that are not increasing would reorder the series silently: refused
+    with pytest.raises(CheckpointError, match="strictly increasing"):
+        discover([tmp_path / "a", tmp_path / "b"], steps=[7, 3])
     assert [c.step for c in discover([tmp_path / "a"])] == [0]  # a lone checkpoint

@@ -53,12 +53,12 @@ def train(
             exp = registry.get_task(cfg.task).build(cfg, device)
             writer = writer or RunWriter(run_dir)
             check_same_config(run_dir, cfg)
+            check_run_files(run_dir, cfg.train.steps)  # a damaged file: refused, nothing written
             optimizer = build_optimizer(exp.model, cfg.optim)
             scheduler = build_scheduler(optimizer, cfg.optim, cfg.train.steps)
             last = cfg.train.steps
             info = lambda: describe(cfg, exp, device)  # noqa: E731
             start, fresh = _resume(writer, exp, optimizer, scheduler, last, info, branch)
-            check_run_files(writer.path, last)
             hooks = branch or BranchStart({})
             recorder = _recorder(cfg, writer, exp)
             state = cb.TrainState(start, exp.model, optimizer, scheduler, writer)
