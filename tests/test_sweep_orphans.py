@@ -4,6 +4,7 @@ the same command, run again at once, finishes every point. Real processes, no mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,16 +53,17 @@ def test_killing_the_sweep_parent_leaves_no_process_and_a_rerun_works(tmp_path):
         sweep = psutil.Process(parent.pid)
         # a point is training once its first resume state is on disk
         _wait_for(lambda: list(tmp_path.glob("*/*/state.pt")), 300, "no point started")
-        family = sweep.children(recursive=True)
-        assert any("spawn_main" in " ".join(p.cmdline()) or p.ppid() != parent.pid
-                   for p in family), family  # fmt: skip
+        family = sweep.children(recursive=True)  # forkserver, resource tracker, worker
+        workers = [p for p in family if p.ppid() != parent.pid]  # the forkserver's children
+        assert workers, f"no worker among {family}"
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(60)
         _wait_for(lambda: all(_gone(p) for p in family), 30, f"survivors: {family}")
-    finally:
-        if parent.poll() is None:
+    finally:  # whatever happened, nothing of this sweep (its own process group) stays
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait(60)
     again = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr
     assert "being written by another process" not in again.stdout + again.stderr
-    assert again.stdout.count(" done ") + again.stdout.count("done") >= 2, again.stdout
+    assert again.stdout.count("done") >= 2, again.stdout

@@ -67,11 +67,14 @@ class Table:
     Rows once flushed live on disk only: memory holds the rows not yet written and those
     of the last flush (``latest``), so a long run's memory does not grow with its tables
     (it did: every flushed part stayed in memory as a small DataFrame, +8 MiB per 1,000
-    steps of ``mlp-cifar10 tiny``). ``frame`` reads the table back when asked."""
+    steps of ``mlp-cifar10 tiny``). ``frame`` reads the table back when first asked (the
+    finish step, an analysis) and keeps it, updated by each flush, until the next
+    compaction (reading 2,500 parts takes seconds; one compacted file, milliseconds)."""
 
     def __init__(self, path: Path, columns: tuple[str, ...], key: tuple[str, ...]):
         self.path, self.columns, self.key = path, columns, key
         read_table(path, columns, key)  # a malformed table fails here, when it is opened
+        self._disk: pd.DataFrame | None = None  # the rows on disk, once ``frame`` read them
         self._latest = pd.DataFrame()  # the rows of the last flush
         self._pending: list[dict] = []  # rows not on disk yet
         parts = layout.part_files(path)
@@ -80,7 +83,9 @@ class Table:
     @property
     def frame(self) -> pd.DataFrame:
         """Every row, flushed or not, merged (the flushed ones read from disk)."""
-        return self._with_pending(read_table(self.path, self.columns, self.key))
+        if self._disk is None:
+            self._disk = read_table(self.path, self.columns, self.key)
+        return self._with_pending(self._disk)
 
     def latest(self) -> pd.DataFrame:
         """The rows of the last flush and the rows not yet flushed, merged."""
@@ -97,6 +102,8 @@ class Table:
         _write(layout.part_file(self.path, self._next), new)
         self._next += 1
         self._latest, self._pending = new, []
+        if self._disk is not None:
+            self._disk = combine([self._disk, new], self.columns, self.key)
 
     def drop_after(self, step: int) -> None:
         """Forget every row recorded after ``step`` (used when a run resumes)."""
@@ -121,7 +128,8 @@ class Table:
         _write(self.path, frame)
         for part in parts:
             part.unlink(missing_ok=True)
-        self._latest, self._pending = pd.DataFrame(), []
+        # one file now, quick to read again: not kept, so a resumed run's memory stays flat
+        self._disk, self._latest, self._pending = None, pd.DataFrame(), []
 
     def _with_pending(self, frame: pd.DataFrame) -> pd.DataFrame:
         if not self._pending:

@@ -170,4 +170,5 @@ def check_run_files(path: Path, last: object = None) -> None:
         fix = "delete it and run the training command again: it is rewritten from the final model"
     else:
         fix = "restore it from a copy, or remove the run folder and train again"
-    raise RunStoreError(f"'{file}' {problem}{more}; {fix}")
+    what = "resume state " if file == path / layout.STATE else ""
+    raise RunStoreError(f"{what}'{file}' {problem}{more}; {fix}")
