@@ -10,7 +10,8 @@
   check.
 - A block right after `<!-- needs: gpu -->`, `<!-- needs: network -->` or `<!-- needs:
   launcher -->` (a fragment of a program that torchrun starts on several processes; the
-  full programs are tests/test_distributed*.py) is skipped, and says so. Plain ``` blocks (and ```text) are output or folder listings, not code.
+  full programs are tests/test_distributed*.py) is skipped, and says so. Plain ``` blocks
+  (and ```text) are output or folder listings, not code.
 """
 
 from __future__ import annotations

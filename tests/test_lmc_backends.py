@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from specdyn.analyses.lmc import read_tables
 from specdyn.cli.main import main
@@ -57,7 +58,7 @@ def test_a_failed_branch_does_not_stop_the_others_and_is_resumed(local, tmp_path
     shutil.copytree(local / "trunk-0", design / "trunk-0", ignore=skip)
     state = design / "trunk-0" / layout.STATES / "step_00000004.pt"
     saved = state.read_bytes()
-    state.write_bytes(b"not a training state")
+    torch.save({"not": "a training state"}, state)  # whole, but no state a branch can start from
     assert _run(tmp_path) == 1
     captured = capsys.readouterr()
     assert "some trunks or branches failed" in captured.err

@@ -63,8 +63,8 @@ def add_parser(sub: Subparsers) -> None:
         "--keep",
         type=int,
         default=1,
-        help="hf: series: downloaded revisions on disk at once, besides your HF cache (default "
-        "1; more: the next download while one is analysed)",
+        help="hf: series: downloaded revisions on disk at once, besides your HF cache; more "
+        "than 1: the next download while one is analysed (default: 1)",
     )
     p.add_argument(
         "--max-memory",

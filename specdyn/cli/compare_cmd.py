@@ -20,10 +20,11 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.errors import ConfigError
-    from specdyn.figures.plot import compare_runs
 
     if args.labels and len(args.labels) != len(args.run_dirs):
         raise ConfigError(f"{len(args.labels)} labels for {len(args.run_dirs)} runs")
     runs = [open_checked_run(path) for path in args.run_dirs]
+    from specdyn.figures.plot import compare_runs  # after the checks: matplotlib, torch
+
     print(compare_runs(runs, args.out, args.labels))
     return 0

@@ -17,8 +17,6 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.figures.plot import plot_run
-
     if (args.run_dir / "sweep.json").is_file():
         from specdyn.figures.sweeps import plot_sweep
         from specdyn.sweep.results import open_sweep
@@ -26,6 +24,9 @@ def handle(args: argparse.Namespace) -> int:
         for path in plot_sweep(open_sweep(args.run_dir), args.out):
             print(path)
         return 0
-    for path in plot_run(open_checked_run(args.run_dir), args.out):
+    run = open_checked_run(args.run_dir)  # not a run: said before matplotlib and torch load
+    from specdyn.figures.plot import plot_run
+
+    for path in plot_run(run, args.out):
         print(path)
     return 0

@@ -5,11 +5,9 @@ that random data of its dimensions gives."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 
 from specdyn.errors import RunStoreError
-from specdyn.spectral.baselines import entry_scale, mp_bulk_edge
 from specdyn.store.reader import Run
 
 BAND = 2.0  # the band drawn: mean +- BAND std of one random draw
@@ -23,6 +21,10 @@ def edge_line(ax: Axes, run: Run, matrix: str, steps: np.ndarray, values: np.nda
     if found is None:
         return
     shape = found[0]
+    import torch  # the baselines are torch's: imported once a panel is drawn
+
+    from specdyn.spectral.baselines import entry_scale, mp_bulk_edge
+
     edges = [mp_bulk_edge(shape, entry_scale(torch.from_numpy(v), shape)) for v in values]
     ax.plot(steps, edges, "k--", linewidth=1.2, label="random (MP edge)")
     ax.legend(loc="best", fontsize="small")
