@@ -14,21 +14,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from specdyn.store import layout
+
 if TYPE_CHECKING:
     from torch import Tensor
 
     from specdyn.spectral.lowrank import LowRank
 
-DIAGNOSTICS = (
-    "alpha",
-    "alpha_weighted",
-    "log_spectral_norm",
-    "log_norm",
-    "log_alpha_norm",
-    "mp_outliers",
-    "num_spikes",
-    "rand_distance",
-)
+DIAGNOSTICS = layout.DIAGNOSTIC_METRICS  # one spelling, in the store that names metrics
 
 
 def diagnostics(name: str, W: Tensor | LowRank, s: Tensor) -> dict[str, float]:

@@ -68,14 +68,8 @@ CHECKSUM = "sha256"
 
 # every metric specdyn itself records (recorder, finish, ``--metrics all``); any other
 # metric in a run's table is user-defined (specdyn.record.custom), a vector one as name[i]
-BUILT_IN_METRICS = (
-    "effective_rank",
-    "normalized_effective_rank",
-    "spectral_norm",
-    "frobenius_norm",
-    "stable_rank",
-    "alignment",
-    AGREEMENT_METRIC,
+# the single-checkpoint diagnostics of ``--metrics all`` (specdyn.record.diagnostics)
+DIAGNOSTIC_METRICS = (
     "alpha",
     "alpha_weighted",
     "log_spectral_norm",
@@ -85,6 +79,7 @@ BUILT_IN_METRICS = (
     "num_spikes",
     "rand_distance",
 )
+BUILT_IN_METRICS = (*SCALAR_METRICS, "alignment", AGREEMENT_METRIC, *DIAGNOSTIC_METRICS)
 _INDEX = re.compile(r"^(.*)\[(\d+)\]$")
 
 
