@@ -174,3 +174,9 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     scripts = {"plain": plain_ddp, "lightning": lightning_ddp, "huggingface": huggingface_ddp}
     scripts[sys.argv[1]](Path(sys.argv[2]))
+    # Lightning and the Trainer leave their process group alive; gloo's threads torn down by
+    # the interpreter's exit then abort a rank now and then ("terminate called without an
+    # active exception"). Ending the group on every rank together exits cleanly.
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
