@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,8 +17,8 @@ from specdyn import open_run
 from specdyn.errors import RunStoreError
 from specdyn.store import RunWriter, layout
 from specdyn.store.atomic import write_atomic
-from specdyn.store.verify import with_checksum
-from specdyn.store.writer import serialize
+from specdyn.store.tensorfile import file_chunks
+from specdyn.store.verify import safetensors_problem
 
 
 def test_round_trip(tmp_path):
@@ -179,18 +180,36 @@ def test_a_writer_that_recreates_its_file_still_gets_the_umask_mode(tmp_path):
     assert stat.S_IMODE((tmp_path / "figure.png").stat().st_mode) == 0o666 & ~umask
 
 
+def _split(blob: bytes) -> tuple[dict, bytes]:
+    n = int.from_bytes(blob[:8], "little")
+    return json.loads(blob[8 : 8 + n]), blob[8 + n :]
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
-def test_serialize_writes_the_bytes_safetensors_torch_writes(dtype):
-    """The NumPy route (every dtype but bfloat16) gives byte for byte what
-    ``safetensors.torch.save`` gives, views and non-contiguous tensors included (with the
-    data's checksum added to the header either way)."""
+def test_tensor_files_hold_what_safetensors_writes(dtype, tmp_path):
+    """A run's tensor file, streamed chunk by chunk from the tensors' memory, holds byte for
+    byte the data ``safetensors.torch.save`` writes, views and non-contiguous tensors
+    included, and the same header with the data's SHA-256 added to its metadata."""
     g = torch.Generator().manual_seed(0)
     base = torch.randn(6, 5, generator=g).to(dtype)
     tensors = {"b.view": base[1:4], "a.t": base.T, "c.int": torch.arange(3), "d.mask": base > 0}
+    tensors["e.column"] = base[:, 1:2].T  # a size-1 dim with a stride of 5
     meta = {"step": "7"}
-    data = serialize(tensors, meta)
-    assert data == with_checksum(
-        save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta)
-    )
-    for key, value in load(data).items():
+    blob = b"".join(file_chunks(tensors, meta))
+    header, data = _split(blob)
+    want_header, want_data = _split(save({k: v.contiguous() for k, v in tensors.items()}, meta))
+    assert data == want_data
+    assert header.pop("__metadata__").pop(layout.CHECKSUM) == hashlib.sha256(data).hexdigest()
+    assert header == {k: v for k, v in want_header.items() if k != "__metadata__"}
+    (tmp_path / "f.safetensors").write_bytes(blob)
+    assert safetensors_problem(tmp_path / "f.safetensors") is None
+    for key, value in load(blob).items():
         torch.testing.assert_close(value, tensors[key].contiguous(), rtol=0, atol=0)
+
+
+def test_a_tensor_of_a_dtype_safetensors_cannot_hold_is_one_line_and_no_file(tmp_path):
+    writer = RunWriter(tmp_path / "run")
+    with pytest.raises(RunStoreError, match=r"cannot store 'z' of dtype torch.complex64"):
+        writer.write_artifacts({"a": torch.zeros(2), "z": torch.zeros(2, dtype=torch.complex64)})
+    assert not list((tmp_path / "run").glob("*.safetensors"))
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(layout.TMP_PREFIX)]

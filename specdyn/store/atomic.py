@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,19 +59,25 @@ def check_path_name(path: Path) -> None:
         ) from None
 
 
-def write_bytes(target: Path, data: bytes | memoryview, resume: bool = True) -> None:
+Bytes = bytes | memoryview | Iterable[bytes | memoryview]  # the whole, or its chunks in order
+
+
+def write_bytes(target: Path, data: Bytes, resume: bool = True) -> None:
     """Write ``data`` to ``target`` atomically; RunWriteError (one line) on any OSError."""
     with atomic_path(target, resume) as tmp:
         _write_all(tmp, data)
 
 
-def _write_all(path: Path, data: bytes | memoryview) -> None:
-    """The one write primitive of the store: every byte of ``data`` into ``path``."""
+def _write_all(path: Path, data: Bytes) -> None:
+    """The one write primitive of the store: every byte of ``data`` (or of each of its
+    chunks, in order) into ``path``."""
+    chunks = (data,) if isinstance(data, bytes | memoryview) else data
     fd = os.open(path, os.O_WRONLY)
     try:
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[os.write(fd, view) :]
+        for chunk in chunks:
+            view = memoryview(chunk).cast("B")
+            while view:
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
@@ -98,7 +104,7 @@ def atomic_path(target: Path, resume: bool = False) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_all_or_none(files: dict[Path, bytes], resume: bool = False) -> None:
+def write_all_or_none(files: Mapping[Path, Bytes], resume: bool = False) -> None:
     """Write every file of ``files`` or none of them: each into a temporary beside it
     first, then all renamed into place. On an error (a full disk at the 7th of 7 files)
     the temporaries and any folder made here are removed, the old files stay as they were,

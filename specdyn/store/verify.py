@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
@@ -28,44 +30,42 @@ DTYPE_BYTES = {
     "I32": 4, "U32": 4, "F32": 4,
     "I64": 8, "U64": 8, "F64": 8,
 }  # fmt: skip
-
-
-def with_checksum(blob: bytes) -> bytes:
-    """The safetensors file ``blob`` with the SHA-256 of its data in its metadata."""
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8 : 8 + n])
-    data = memoryview(blob)[8 + n :]
-    meta = dict(header.get("__metadata__") or {})
-    meta[layout.CHECKSUM] = hashlib.sha256(data).hexdigest()
-    header["__metadata__"] = meta
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors keeps it
-    return struct.pack("<Q", len(text)) + text + data
+_CHUNK = 1 << 24  # bytes hashed at a time
 
 
 def safetensors_problem(path: Path) -> str | None:
-    """What is wrong with the safetensors file at ``path``; None when it is whole."""
+    """What is wrong with the safetensors file at ``path``; None when it is whole. The
+    data is hashed in chunks as it is read: a file is never held in memory whole."""
     try:
-        blob = path.read_bytes()
+        with open(path, "rb") as f:
+            return _stream_problem(f, os.fstat(f.fileno()).st_size)
     except OSError as err:
         return f"cannot be read: {err.strerror or err}"
-    if len(blob) < 8:
-        return f"is {len(blob)} bytes long, shorter than a safetensors header"
-    n = struct.unpack("<Q", blob[:8])[0]
-    if n > len(blob) - 8:
-        return f"declares a header of {n:,} bytes but the file holds {len(blob):,}"
+
+
+def _stream_problem(f: BinaryIO, size: int) -> str | None:
+    if size < 8:
+        return f"is {size} bytes long, shorter than a safetensors header"
+    n = struct.unpack("<Q", f.read(8))[0]
+    if n > size - 8:
+        return f"declares a header of {n:,} bytes but the file holds {size:,}"
     try:
-        header = json.loads(blob[8 : 8 + n])
+        header = json.loads(f.read(n))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return "has a header that is not JSON"
     if not isinstance(header, dict):
         return "has a header that is not a JSON object"
-    problem = _tiling_problem(header, len(blob) - 8 - n)
+    problem = _tiling_problem(header, size - 8 - n)
     if problem is not None:
         return problem
     meta = header.get("__metadata__") or {}
     want = meta.get(layout.CHECKSUM) if isinstance(meta, dict) else None
-    if want is not None and hashlib.sha256(memoryview(blob)[8 + n :]).hexdigest() != want:
+    if want is None:
+        return None
+    digest = hashlib.sha256()
+    while chunk := f.read(_CHUNK):
+        digest.update(chunk)
+    if digest.hexdigest() != want:
         return "holds data that does not match the checksum recorded when it was written"
     return None
 

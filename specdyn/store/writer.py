@@ -13,8 +13,6 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.numpy import save as save_numpy
-from safetensors.torch import save
 from torch import Tensor
 
 from specdyn.errors import RunStoreError
@@ -27,7 +25,7 @@ from specdyn.store.atomic import (
     write_json,
 )
 from specdyn.store.tables import Table
-from specdyn.store.verify import with_checksum
+from specdyn.store.tensorfile import file_chunks
 
 
 class RunWriter:
@@ -154,20 +152,8 @@ class RunWriter:
 
 
 def _write_tensors(target: Path, tensors: Mapping[str, Tensor], meta: dict | None = None) -> None:
-    write_bytes(target, serialize(tensors, meta))
-
-
-def serialize(tensors: Mapping[str, Tensor], meta: dict | None = None) -> bytes:
-    """The safetensors bytes of ``tensors``. Through NumPy when every dtype has a NumPy twin
-    (all but bfloat16): the same bytes as ``safetensors.torch.save``, without its check for
-    tensors sharing storage, which costs ~30 us per tensor: a record of the Transformer
-    writes ~300 (under the profiler its record went from 230 to 125 ms). The header carries
-    the SHA-256 of the data, checked when the run is reopened (see :mod:`.verify`)."""
-    arrays = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = {k: v for k, v in (meta or {}).items() if k != layout.CHECKSUM} or None
-    if any(v.dtype == torch.bfloat16 for v in arrays.values()):
-        return with_checksum(save(arrays, metadata=meta))
-    return with_checksum(save_numpy({k: v.numpy() for k, v in arrays.items()}, metadata=meta))
+    """A safetensors file, streamed from the tensors' own memory (see :mod:`.tensorfile`)."""
+    write_bytes(target, file_chunks(tensors, meta))
 
 
 def _save_torch(target: Path, state: Mapping) -> None:
