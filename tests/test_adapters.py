@@ -163,3 +163,50 @@ def test_scale_follows_rslora_and_alpha_pattern(tmp_path):
     assert adapter.scale("model.layers.0.self_attn.q_proj", 8) == 2.0
     assert adapter.scale("model.layers.0.self_attn.v_proj", 8) == 0.5
     assert Adapter(16.0, rslora=True).scale("x", 16) == 4.0
+
+
+class _Gpt2Like(nn.Module):
+    """An embedding and a GPT-2 Conv1D (weight stored (d_in, d_out))."""
+
+    def __init__(self) -> None:
+        from transformers.pytorch_utils import Conv1D
+
+        super().__init__()
+        self.wte = nn.Embedding(30, 12)
+        self.c_attn = Conv1D(18, 12)
+
+
+@pytest.mark.parametrize("module", ["wte", "c_attn"])
+def test_embedding_and_fan_in_fan_out_updates_match_what_peft_merges(tmp_path, module):
+    """lora_embedding_A/B and fan_in_fan_out factors: the update is recorded in the base
+    weight's orientation, as PEFT's get_delta_weight gives it; values, vectors and the
+    merged W + dW with --base."""
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    base = tmp_path / "base"
+    base.mkdir()
+    save_file(_Gpt2Like().state_dict(), base / "model.safetensors")
+    model = _Gpt2Like()
+    model.load_state_dict(load_file(base / "model.safetensors"))
+    W0 = model.state_dict()[f"{module}.weight"].double().clone()
+    config = LoraConfig(
+        r=3, lora_alpha=6, target_modules=["wte", "c_attn"], init_lora_weights=False,
+        fan_in_fan_out=True,
+    )  # fmt: skip
+    peft_model = get_peft_model(model, config)
+    peft_model.save_pretrained(str(tmp_path / "adapter"))
+    dW = _update(peft_model, module)
+    assert dW.shape == W0.shape  # PEFT's update is in the base weight's orientation
+    options = AnalyzeOptions(top_k=3, base=str(base))
+    run = open_run(analyze([tmp_path / "adapter"], tmp_path / "run", options=options))
+    _, s = run.singular_values(f"{module}.lora")
+    assert np.allclose(s[0][:3], torch.linalg.svdvals(dW).numpy()[:3], atol=1e-5)
+    U, s_ref, Vh = torch.linalg.svd(dW, full_matrices=False)
+    got_U, got_V = run.vectors(f"{module}.lora", int(run.steps[0]))
+    assert got_U.shape == (W0.shape[0], 3) and got_V.shape == (W0.shape[1], 3)
+    _same_vectors(torch.from_numpy(got_U), U[:, :3])
+    _same_vectors(torch.from_numpy(got_V), Vh.T[:, :3])
+    _, merged = run.singular_values(module)
+    assert np.allclose(merged[0], torch.linalg.svdvals(W0 + dW).numpy(), atol=1e-5)
