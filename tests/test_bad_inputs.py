@@ -171,6 +171,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         BREAKS[case.broken](run)
     (tmp_path / "afile").write_text("a file, not a folder\n")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "huge").mkdir()  # a weights file whose header length is 2^62
+    (tmp_path / "huge" / "model.safetensors").write_bytes((2**62).to_bytes(8, "little") + b"{}")
     monkeypatch.chdir(tmp_path)
     before = _snapshot(tmp_path)
     names = {"{run}": str(run), "{tmp}": str(tmp_path), "{nonutf8}": NON_UTF8}

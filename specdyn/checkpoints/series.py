@@ -24,7 +24,7 @@ from pathlib import Path
 
 from specdyn.checkpoints.adapters import CombinedSource, read_adapter
 from specdyn.checkpoints.mapping import Hints
-from specdyn.checkpoints.sources import WeightSource, open_file, open_index, sniff
+from specdyn.checkpoints.sources import WeightSource, open_file, open_index, sniff, unreadable
 from specdyn.errors import CheckpointError
 from specdyn.store import layout
 
@@ -144,13 +144,23 @@ def _is_sharded(folder: Path) -> bool:
     return any(folder.glob("*.index.json"))
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    files = [
+def _named_weights(folder: Path) -> list[Path]:
+    """The files of ``folder`` whose names say they hold weights."""
+    return [
         f
         for f in sorted(folder.iterdir())
         if f.is_file() and f.name.endswith(_WEIGHT_SUFFIXES) and not _NOT_WEIGHTS.match(f.name)
     ]
-    return [f for f in files if sniff(f) != "unknown"]
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The weights files of ``folder``; CheckpointError naming the first that is named as
+    one but is neither format, when no other is."""
+    named = _named_weights(folder)
+    files = [f for f in named if sniff(f) != "unknown"]
+    if named and not files:
+        raise CheckpointError(unreadable(named[0]))
+    return files
 
 
 def _folder_weights(folder: Path) -> tuple[Path, ...]:

@@ -57,6 +57,20 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
+def unreadable(path: Path) -> str:
+    """Why the weights file at ``path`` is neither format (``sniff`` said 'unknown')."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    what = f"'{path}' is neither a safetensors file nor a PyTorch state dict"
+    if len(head) < 10:
+        return f"{what}: it is {size} bytes long"
+    (declared,) = struct.unpack("<Q", head[:8])
+    if declared > min(size - 8, 100_000_000):
+        return f"{what}: it declares a header of {declared:,} bytes in a file of {size:,} bytes"
+    return f"{what}: its first bytes are neither a safetensors header nor a zip or pickle"
+
+
 class WeightSource:
     """Tensors of one checkpoint. ``tensors``: name -> TensorInfo in storage order;
     ``get(name)``: that tensor; ``close()`` releases file handles."""
@@ -229,7 +243,7 @@ def open_file(path: Path) -> WeightSource:
         return SafetensorsSource([path], str(path))
     if kind == "torch":
         return StateDictSource([path], str(path))
-    raise CheckpointError(f"'{path}' is neither a safetensors file nor a PyTorch state dict")
+    raise CheckpointError(unreadable(path))
 
 
 def open_index(index: Path) -> WeightSource:
