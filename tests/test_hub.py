@@ -61,7 +61,11 @@ REPOS = {
         "step2000": _files(2000, sharded=True),
         "step3000": _files(3000),
         "no-weights": {"config.json": b"{}", "README.md": b"# none"},
-    }
+    },
+    "tiny/grown": {  # its second revision has a wider model
+        "step1000": _files(1000),
+        "step2000": {"model.safetensors": save(_gpt2_state(2000, d=12))},
+    },
 }
 
 
@@ -238,3 +242,41 @@ def test_keep_downloads_ahead_within_its_bound_and_says_so(server, tmp_path):
         assert np.array_equal(a.singular_values(name)[1], b.singular_values(name)[1])
     with pytest.raises(ConfigError, match="--keep must be at least 1"):
         analyze([spec], tmp_path / "zero", options=options, keep=0)
+
+
+def _same_run(a: Path, b: Path) -> None:
+    """Two run folders hold the same steps, metric rows, values and agreement."""
+    ra, rb = open_run(a), open_run(b)
+    assert list(ra.steps) == list(rb.steps) and ra.matrices == rb.matrices
+    cols = ["step", "matrix", "metric"]
+    ma, mb = (r.metrics.sort_values(cols).reset_index(drop=True) for r in (ra, rb))
+    assert ma[cols].equals(mb[cols]) and np.array_equal(ma["value"], mb["value"])
+    for name in ra.matrices:
+        assert np.array_equal(ra.singular_values(name)[1], rb.singular_values(name)[1])
+        assert np.array_equal(ra.agreement(name)[1], rb.agreement(name)[1])
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_a_hub_series_on_workers_is_the_one_process_run(server, tmp_path, backend, request):
+    """Each worker fetches its own revision (from the Hub the driver resolved, whatever its
+    environment), the first one planned here; nothing is left on disk."""
+    if backend == "ray":
+        request.getfixturevalue("ray_instance")
+    spec = f"hf:{REPO}@step1000:step3000:1000"
+    argv = ["analyze", spec, "--top-k", "4", "--metrics", "all"]
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    out = tmp_path / "many"
+    assert main([*argv, "--out", str(out), "--backend", backend, "--workers", "2"]) == 0
+    _same_run(out, tmp_path / "one")
+    assert _scratch_folders(tmp_path) == [] and not (out / ".parts").exists()
+    assert not (tmp_path / "user-cache").exists()
+
+
+def test_a_revision_of_another_architecture_on_workers_is_one_line(server, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["analyze", "hf:tiny/grown@step1000,step2000", "--out", str(out)]
+    assert main([*argv, "--backend", "local", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoints differ in architecture" in err, err
+    assert "hf:tiny/grown@step2000" in err
+    assert list(open_run(out).steps) == [1000]  # what came before it is kept

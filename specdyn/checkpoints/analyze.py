@@ -78,10 +78,10 @@ def analyze(
     if options.top_k < 0:
         raise ConfigError(f"--top-k must be 0 (values only) or positive, got {options.top_k}")
     if any(hub.is_hub(p) for p in paths):
-        if execute is not None:
-            raise ConfigError("an hf: series is analysed by one process: leave out --backend")
         if len(paths) != 1:
             raise ConfigError("an hf: repository is analysed on its own: give it as the only path")
+        if execute is not None:
+            return _analyze_hub_on(str(paths[0]), Path(out), steps, options, log, budget, execute)
         return _analyze_hub(str(paths[0]), Path(out), steps, options, log, budget, keep)
     series = _with_base(discover(paths, steps), options.base)
     specs = _common_plan(series, options.heads, budget)
@@ -192,6 +192,56 @@ def _analyze_hub(
     assert recorder is not None
     recorder.finish()
     return out
+
+
+def _analyze_hub_on(
+    spec: str,
+    out: Path,
+    steps: Sequence[int] | None,
+    options: AnalyzeOptions,
+    log: Callable[[str], None],
+    budget: int,
+    execute: Executor,
+) -> Path:
+    """Hub revisions analysed by ``execute``'s workers, one task per revision, each
+    fetching its own. The first revision not yet recorded is fetched here to plan the run
+    (its matrices, pairs and memory per task); its task reads these files, and they are
+    deleted when the series ends. Every other revision must hold the same matrices."""
+    revisions = hub.resolve(*hub.parse(spec), steps)
+    recorded = _recorded_steps(out, options.metrics)
+    first = next((r for r in revisions if r.step not in recorded), revisions[0])
+    created = not out.exists()
+    try:
+        with hub.Fetcher(_scratch(out), log).fetched(first) as c0:
+            specs = _common_plan([c0], options.heads, budget)
+            pairs = _pairs(options, specs, c0, log)
+            config = _config({r.step: r.label for r in revisions}, options, pairs)
+            done = _done_steps(out, config, options.metrics, [s.name for s in specs])
+            recorder = _recorder(out, config, pairs, options)
+            memory = task_memory(c0, specs)
+            expected = tuple((s.name, tuple(s.shape)) for s in specs)
+            tasks = [
+                replace(
+                    _task(c0 if r is first else _placeholder(r), out, options, budget, memory),
+                    revision=r,
+                    expected=expected,
+                )
+                for r in revisions
+                if r.step not in done
+            ]
+            _record_parts(recorder, tasks, execute, log)
+    except BaseException:
+        if created and not layout.step_files(out / layout.SPECTRA):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    recorder.finish()
+    shutil.rmtree(out / FOLDER, ignore_errors=True)
+    return out
+
+
+def _placeholder(rev: hub.Revision) -> Checkpoint:
+    """A revision no file of which is here yet: its worker fetches it."""
+    return Checkpoint(Path(rev.label), rev.step, ())
 
 
 def _with_base(series: list[Checkpoint], base: str | None) -> list[Checkpoint]:

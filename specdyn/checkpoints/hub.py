@@ -17,8 +17,11 @@ never deleted. Anything else is downloaded into a temporary folder next to the r
 and deleted as soon as its revision is recorded (or on error), so the disk holds at most
 ``--keep`` revisions at a time (default 1; with more, the next ones download while one is
 analysed) and the user's cache does not grow. A rerun resumes after the last recorded
-revision. ``HF_ENDPOINT`` is read at
-call time.
+revision. ``HF_ENDPOINT`` is read when revisions are resolved; each revision is fetched
+from the Hub it was resolved on (a Ray worker too). Under ``--backend``, each task fetches
+its own revision the same way, into the run folder's ``.parts`` folder, and deletes it
+once analysed: the disk holds at most one revision per running task, and the first,
+which plans the run, until the series ends (``--keep`` is for one process).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Revision:
     commit: str
     weights: str
     config: bool
+    endpoint: str = ""  # the Hub it was resolved on (a worker fetches from the same one)
 
     @property
     def label(self) -> str:
@@ -133,9 +137,8 @@ def resolve(repo: str, names: Sequence[str], steps: Sequence[int] | None) -> lis
         except Exception as err:  # every failure of the client becomes one line
             raise hub_error(f"{PREFIX}{repo}@{name}", err) from None
         files = [s.rfilename for s in info.siblings or []]
-        rev = Revision(
-            repo, name, step, str(info.sha), _weights(repo, name, files), "config.json" in files
-        )
+        weights, config = _weights(repo, name, files), "config.json" in files
+        rev = Revision(repo, name, step, str(info.sha), weights, config, endpoint())
         if step in found:
             raise CheckpointError(f"'{found[step].label}' and '{rev.label}' are both step {step}")
         found[step] = rev
@@ -288,7 +291,9 @@ def _download(rev: Revision, name: str, folder: Path) -> None:
     from huggingface_hub import hf_hub_download
 
     try:
-        hf_hub_download(rev.repo, name, revision=rev.commit, local_dir=folder, endpoint=endpoint())
+        hf_hub_download(
+            rev.repo, name, revision=rev.commit, local_dir=folder, endpoint=rev.endpoint or None
+        )
     except Exception as err:  # every failure of the client becomes one line
         raise hub_error(f"{rev.label} {name}", err) from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from specdyn.checkpoints import hub
 from specdyn.checkpoints.budget import check_sizes
-from specdyn.checkpoints.mapping import plan, read
+from specdyn.checkpoints.mapping import Spec, plan, read
 from specdyn.checkpoints.series import Checkpoint
 from specdyn.errors import CheckpointError
 from specdyn.record.stream import decompose_stream
@@ -36,7 +38,10 @@ Executor = Callable[
 
 @dataclass(frozen=True)
 class CheckpointTask:
-    """Analyse ``checkpoint`` into the part file ``part``; ``memory``: bytes it may need."""
+    """Analyse ``checkpoint`` into the part file ``part``; ``memory``: bytes it may need.
+    A Hub revision (``revision``) is fetched by the worker itself, unless ``checkpoint``
+    names files it can read (the revision the run was planned from); it must hold the
+    matrices ``expected`` (name, shape), as the first revision does."""
 
     checkpoint: Checkpoint
     part: Path
@@ -45,6 +50,8 @@ class CheckpointTask:
     metrics: str
     budget: int
     memory: int
+    revision: hub.Revision | None = None
+    expected: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def step(self) -> int:
@@ -59,9 +66,9 @@ class CheckpointTask:
         self.part.parent.mkdir(parents=True, exist_ok=True)
         marker = self.part.with_suffix(".running")
         marker.write_text(str(os.getpid()))  # which process analyses it, while it does
-        c = self.checkpoint
-        with c.open() as source:
+        with self._local() as c, c.open() as source:
             specs = plan(source.tensors, c.hints, self.heads, base=c.base is not None)
+            self._check_architecture(specs)
             check_sizes(source, specs, self.budget)
             spectra, rows = decompose_stream(
                 self.step, read(source, specs), self.top_k, self.metrics
@@ -69,6 +76,33 @@ class CheckpointTask:
         write_part(self.part, spectra, rows)
         marker.unlink(missing_ok=True)
         return self.part
+
+    @contextmanager
+    def _local(self) -> Iterator[Checkpoint]:
+        """The checkpoint as files on this machine: a Hub revision is fetched here (and
+        deleted after) unless the files it names are readable already."""
+        c = self.checkpoint
+        if self.revision is None or (c.weights and all(p.exists() for p in c.weights)):
+            yield c
+            return
+        with hub.Fetcher(self.part.parent).fetched(self.revision) as fetched:
+            yield fetched
+
+    def _check_architecture(self, specs: list[Spec]) -> None:
+        if not self.expected:
+            return
+        got = {s.name: tuple(s.shape) for s in specs}
+        for name, shape in self.expected:
+            if got.pop(name, None) != tuple(shape):
+                raise CheckpointError(
+                    f"checkpoints differ in architecture: '{self.checkpoint.path}' has no "
+                    f"matrix '{name}' of shape {'x'.join(map(str, shape))}, as the first has"
+                )
+        if got:
+            raise CheckpointError(
+                f"checkpoints differ in architecture: '{self.checkpoint.path}' has a matrix "
+                f"'{next(iter(got))}' that the first has not"
+            )
 
 
 def write_part(path: Path, spectra: dict[str, Spectrum], rows: list[dict]) -> None:

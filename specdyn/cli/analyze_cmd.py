@@ -63,8 +63,9 @@ def add_parser(sub: Subparsers) -> None:
         "--keep",
         type=int,
         default=1,
-        help="hf: series: downloaded revisions on disk at once, besides your HF cache; more "
-        "than 1: the next download while one is analysed (default: 1)",
+        help="hf: series in one process: downloaded revisions on disk at once, besides your "
+        "HF cache; more than 1: the next download while one is analysed (default: 1); with "
+        "--backend each running task holds its own revision",
     )
     p.add_argument(
         "--max-memory",
