@@ -1,7 +1,7 @@
 """Every ``paper`` preset at its full size on a CUDA device: step time, recorder overhead,
 peak GPU memory. For whoever has a GPU; it has not been run by its author (no GPU here).
 
-    python benchmarks/gpu_check.py                     # every task with a paper preset, 20 steps
+    python benchmarks/gpu_check.py                     # every paper preset of every task, 20 steps
     python benchmarks/gpu_check.py --tasks vgg16-cifar10 --steps 50
     python benchmarks/gpu_check.py --device cpu --steps 1 --tasks mlp-cifar10   # a smoke test
 
@@ -71,21 +71,24 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: pass --device cpu for a smoke test")
-    names = args.tasks or [t for t in TASKS if "paper" in get_task(t).presets]
+    names = args.tasks or list(TASKS)
     print(f"torch {torch.__version__}; {device}; {args.steps} steps per measurement", flush=True)
     for task in names:
-        cfg = apply_overrides(get_preset(task, "paper"), ["data.source=synthetic"])
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        bare = steps_timed(cfg, device, args.steps, None)
-        with tempfile.TemporaryDirectory() as tmp:
-            recorded = steps_timed(cfg, device, args.steps, Path(tmp) / "run")
-        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
-        print(
-            f"{task} paper: {1000 * bare:.1f} ms/step bare, {1000 * recorded:.1f} ms/step "
-            f"recorded every step ({recorded / bare:.2f}x); peak GPU memory {peak:.2f} GiB",
-            flush=True,
-        )
+        for preset in [p for p in get_task(task).presets if p.startswith("paper")]:
+            cfg = apply_overrides(get_preset(task, preset), ["data.source=synthetic"])
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            bare = steps_timed(cfg, device, args.steps, None)
+            with tempfile.TemporaryDirectory() as tmp:
+                recorded = steps_timed(cfg, device, args.steps, Path(tmp) / "run")
+            peak = "-"
+            if device.type == "cuda":
+                peak = f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB"
+            print(
+                f"{task} {preset}: {1000 * bare:.1f} ms/step bare, {1000 * recorded:.1f} ms/step "
+                f"recorded every step ({recorded / bare:.2f}x); peak GPU memory {peak}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

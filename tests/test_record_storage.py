@@ -58,6 +58,19 @@ def full(tmp_path_factory):
     return folder
 
 
+def test_agreement_read_in_groups_of_matrices_equals_one_group(full, monkeypatch):
+    from specdyn.record import agreement
+
+    run = specdyn.open_run(full)
+    kept = run.vector_steps
+    whole = agreement.agreement_diagonals(run)
+    monkeypatch.setattr(agreement, "GROUP_BYTES", 1)  # one matrix a group
+    assert agreement._groups(run.shapes) == [[m] for m in run.shapes]
+    grouped = agreement.agreement_diagonals(run)
+    assert grouped[0] == whole[0] == kept and list(grouped[1]) == list(whole[1])
+    assert all(torch.equal(grouped[1][m], whole[1][m]) for m in whole[1])
+
+
 def _size(folder) -> int:
     return sum(p.stat().st_size for p in (folder / layout.SPECTRA).iterdir())
 

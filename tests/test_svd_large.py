@@ -41,6 +41,16 @@ def test_gram_from_row_blocks_of_bf16(monkeypatch):
     assert torch.allclose(spec.s.double(), torch.linalg.svdvals(X), rtol=1e-6)
 
 
+@pytest.mark.parametrize("n", [1, 3, 8, 41])
+def test_triangular_gram_equals_the_full_product(monkeypatch, n):
+    monkeypatch.setattr(large, "BLOCK_BYTES", 8 * n * 5)  # 5 rows a block
+    W = torch.randn(37, n, generator=torch.Generator().manual_seed(n)).bfloat16()
+    X = W.double()
+    G = gram64(W)
+    assert torch.equal(G, G.mT)
+    np.testing.assert_allclose(G.numpy(), X.numpy().T @ X.numpy(), rtol=1e-13, atol=1e-12)
+
+
 def _decaying(m: int, n: int) -> torch.Tensor:
     return with_values(m, n, np.logspace(0, -3, min(m, n)), seed=3)
 

@@ -24,26 +24,48 @@ from specdyn.store.reader import Run, open_run
 from specdyn.store.writer import RunWriter
 
 SCORE_K = 10  # the agreement summary: mean of the top-10 diagonal entries
+GROUP_BYTES = 64 * 2**20  # vectors of one step read at a time
 
 
 def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Tensor]]:
     """(steps, matrix -> (steps, k') diagonal of Eq. 5 against the last recorded step), at
-    every recorded step that holds vectors: all of them until the finish thins them."""
+    every recorded step that holds vectors: all of them until the finish thins them.
+
+    Matrices are taken in groups of about ``GROUP_BYTES`` of vectors per step, so only one
+    group's vectors, at two steps, are held at once, not two whole steps' (a 1.1B-parameter
+    model's top-100 vectors are 344 MB a step)."""
     steps, recorded = run.vector_steps, run.steps.tolist()
     if not steps:  # nothing recorded, or values only: no matrix to agree
         return recorded, {}
     last = recorded[-1]
     if steps[-1] != last:
         raise RunStoreError(f"run '{run.path}' kept no singular vectors at its last step {last}")
-    final = _vectors(run, steps[-1])
-    rows: dict[str, list[Tensor]] = {name: [] for name in final}
+    rows: dict[str, list[Tensor]] = {}
     with one_thread_per_op():  # the same sums whether the run is new, resumed or moved
-        for step in steps:
-            current = _vectors(run, step)
-            for name, (U_T, V_T) in final.items():
-                U_t, V_t = current[name]
-                rows[name].append(agreement_matrix(U_t, V_t, U_T, V_T, k).diagonal())
+        for group in _groups(run.shapes):
+            final = _vectors(run, last, group)
+            for name in group:
+                rows[name] = []
+            for step in steps:
+                current = final if step == last else _vectors(run, step, group)
+                for name, (U_T, V_T) in final.items():
+                    U_t, V_t = current[name]
+                    rows[name].append(agreement_matrix(U_t, V_t, U_T, V_T, k).diagonal())
     return steps, {name: torch.stack(d) for name, d in rows.items()}
+
+
+def _groups(shapes: dict[str, tuple[tuple[int, int], int]]) -> list[list[str]]:
+    """The matrices in their stored order, cut into groups of about GROUP_BYTES of float32
+    vectors (U and V) each."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name, ((m, n), k) in shapes.items():
+        if groups[-1] and size >= GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += 4 * (m + n) * k
+    return groups
 
 
 def agreement_rows(steps: list[int], diagonals: dict[str, Tensor]) -> list[dict]:
@@ -70,7 +92,7 @@ def ensure_agreement(writer: RunWriter, k: int = 100) -> None:
     if not steps:
         return
     stored = run.agreement_diagonals()
-    final_matrices = sorted(_vectors(run, steps[-1]))
+    final_matrices = sorted(run.vector_matrices(steps[-1]))
     current = stored is not None and run.agreement_covers(stored[0])
     if stored is None or not current or sorted(stored[1]) != final_matrices:
         steps, diagonals = agreement_diagonals(run, k)
@@ -101,10 +123,10 @@ def _rows_present(frame: pd.DataFrame, rows: list[dict]) -> bool:
     return bool((merged["_merge"] == "both").all() and same.all())
 
 
-def _vectors(run: Run, step: int) -> dict[str, tuple[Tensor, Tensor]]:
+def _vectors(run: Run, step: int, matrices: list[str]) -> dict[str, tuple[Tensor, Tensor]]:
     return {
         name: (torch.from_numpy(U).float(), torch.from_numpy(V).float())
-        for name, (U, V) in run.step_vectors(step).items()
+        for name, (U, V) in run.step_vectors(step, matrices).items()
     }
 
 

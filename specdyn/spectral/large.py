@@ -37,6 +37,7 @@ from specdyn.spectral.exact import (
 from specdyn.spectral.svd import FULL_SVD_MAX, Spectrum, check_finite, decompose
 
 BLOCK_BYTES = 64 * 2**20  # float64 rows converted at a time
+GRAM_COLUMN_BLOCKS = 8  # column blocks of the triangular Gram product
 TRUNCATED_MIN = 4096  # short sides from which top-k vectors come from subspace iteration
 MAX_ITERATIONS = 24  # products with G before falling back to eigh
 OVERSAMPLE = 16
@@ -70,11 +71,20 @@ def decompose_large(name: str, W: Tensor, k: int, truncated_min: int = TRUNCATED
 
 
 def gram64(X: Tensor) -> Tensor:
-    """X^T X in float64, (n, n), from row blocks of the (m, n) ``X``."""
+    """X^T X in float64, (n, n), from row blocks of the (m, n) ``X``.
+
+    Only the block upper triangle is multiplied (column blocks ``a <= b``, as BLAS ``syrk``
+    does), then mirrored: 56% of the products of a full ``B^T B`` at 8 column blocks, the
+    same sums (each entry is the dot product of two columns either way)."""
     n = X.shape[1]
     G = torch.zeros(n, n, dtype=torch.float64)
+    cuts = [n * i // GRAM_COLUMN_BLOCKS for i in range(GRAM_COLUMN_BLOCKS + 1)]
+    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
     for B in _row_blocks(X):
-        G.addmm_(B.mT, B)
+        for a, b in spans:
+            G[a:b, a:].addmm_(B[:, a:b].mT, B[:, a:])
+    for a, b in spans:
+        G[b:, a:b] = G[a:b, b:].mT
     return G
 
 

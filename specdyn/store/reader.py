@@ -8,6 +8,7 @@ way round (``Run.gaps``), and a malformed file is a one-line RunStoreError namin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,11 +149,19 @@ class Run:
             f"{len(kept)} steps: {shown or 'none'}; see record.vector_points)"
         )
 
-    def step_vectors(self, step: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """matrix -> (U, V) for every matrix whose vectors were kept at ``step``."""
+    def vector_matrices(self, step: int) -> list[str]:
+        """The matrices whose singular vectors were kept at ``step`` (none: [])."""
+        with _open(self._spectra_file(step)) as f:
+            return layout.vector_matrices(list(f.keys()))
+
+    def step_vectors(
+        self, step: int, matrices: Iterable[str] | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """matrix -> (U, V) for every matrix whose vectors were kept at ``step``, or for
+        the given ``matrices`` only (read with one opening of the file)."""
         path = self._spectra_file(step)
         with _open(path) as f:
-            names = layout.vector_matrices(list(f.keys()))
+            names = layout.vector_matrices(list(f.keys())) if matrices is None else matrices
             return {
                 n: (_get(f, layout.left_key(n), path), _get(f, layout.right_key(n), path))
                 for n in names
@@ -353,10 +362,12 @@ def _vector_keys(matrix: str) -> tuple[str, str]:
 
 
 def _get(f: Any, key: str, path: Path) -> np.ndarray:
-    if key not in f.keys():
-        raise RunStoreError(f"'{path}' holds no '{key}'")
+    try:  # not `key in f.keys()`: a list of every key per read is quadratic in a big run
+        sliced = f.get_slice(key)
+    except SafetensorError:
+        raise RunStoreError(f"'{path}' holds no '{key}'") from None
     try:
-        if f.get_slice(key).get_dtype() == "BF16":  # numpy has no bfloat16: through torch
+        if sliced.get_dtype() == "BF16":  # numpy has no bfloat16: through torch
             with _open(path, "pt") as g:
                 return np.asarray(g.get_tensor(key).float().numpy())
         return np.asarray(f.get_tensor(key))
