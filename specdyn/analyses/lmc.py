@@ -53,9 +53,7 @@ from specdyn.sweep.worker import DONE, Outcome
 from specdyn.tasks.base import Experiment
 
 NAME = "lmc"
-DESIGN = "design.json"
 BRANCH_SEED = 1000  # branch b trains with data_seed BRANCH_SEED + b, the same in every trunk
-K = 100
 TABLES = {
     "curve": (
         ("step", "kind", "eta", "pair", "alpha", "split", "loss", "error"),
@@ -149,7 +147,7 @@ def run_design(design: Design, root: Path, execution: Execution) -> tuple[Points
     check(design)
     execution.check()
     write_json(
-        root / DESIGN,
+        root / layout.DESIGN,
         {
             "trunks": design.trunks,
             "branches": design.branches,
@@ -273,7 +271,7 @@ def endpoint_agreement(a: Run, b: Run) -> list[dict]:
     for name in a.matrices:
         U_a, V_a = (torch.from_numpy(x).float() for x in a.vectors(name, step_a))
         U_b, V_b = (torch.from_numpy(x).float() for x in b.vectors(name, step_b))
-        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal().tolist()
+        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, a.top_k).diagonal().tolist()
         rows += [{"matrix": name, "index": i, "value": v} for i, v in enumerate(diagonal)]
     return rows
 

@@ -37,7 +37,6 @@ from specdyn.sweep.worker import DONE, Outcome
 NAME = "lottery"
 COLUMNS = ("quantity", "step", "matrix", "index", "value")
 KEY = ("quantity", "step", "matrix", "index")
-K = 100  # singular vectors compared
 
 
 def lottery(
@@ -108,17 +107,18 @@ def write_agreement(trunk: Run, branch: Run) -> None:
     targets = inner_targets(run_config(trunk))
     plain = {w.name: w.matrix(final[w.param]).float() for w in targets}
     masked = {w.name: w.matrix(final[w.param] * masks[w.param]).float() for w in targets}
-    a, b = decompose(plain, k=K), decompose(masked, k=K)
+    k = trunk.top_k  # singular vectors compared: as many as the trunk keeps
+    a, b = decompose(plain, k=k), decompose(masked, k=k)
     for name in plain:
         U_a, V_a, U_b, V_b = a[name].U, a[name].V, b[name].U, b[name].V
         assert U_a is not None and V_a is not None and U_b is not None and V_b is not None
-        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
+        diagonal = agreement_matrix(U_a, V_a, U_b, V_b, k).diagonal()
         table.add(_rows("pruned_final", steps, name, diagonal))
     for step in sorted(set(trunk.vector_steps) & set(branch.vector_steps)):
         for name in branch.matrices:
             U_a, V_a = (torch.from_numpy(x).float() for x in trunk.vectors(name, step))
             U_b, V_b = (torch.from_numpy(x).float() for x in branch.vectors(name, step))
-            diagonal = agreement_matrix(U_a, V_a, U_b, V_b, K).diagonal()
+            diagonal = agreement_matrix(U_a, V_a, U_b, V_b, k).diagonal()
             table.add(_rows("trajectory", step, name, diagonal))
     table.compact()
 

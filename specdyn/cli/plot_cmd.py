@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers, open_checked_run
+from specdyn.store import layout
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -17,7 +18,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if (args.run_dir / "sweep.json").is_file():
+    if (args.run_dir / layout.SWEEP).is_file():
         from specdyn.figures.sweeps import plot_sweep
         from specdyn.sweep.results import open_sweep
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from specdyn.cli.common import Subparsers, open_checked_run
 from specdyn.errors import RunStoreError
+from specdyn.spectral.scores import SCORE_K
 from specdyn.store import layout
 
 if TYPE_CHECKING:  # imported when the command runs: `specdyn show --help` loads nothing
@@ -186,7 +187,6 @@ def _spectra_table(run: Run, with_baselines: bool) -> pd.DataFrame:
     return pd.DataFrame(values).dropna(axis=1, how="all")
 
 
-SCORE_K = 10  # the paper's scores: the mean of the top-10 diagonal entries
 RANDOM = "~rand"  # a column of baselines: the metric of random data of the same dimensions
 
 

@@ -19,17 +19,18 @@ from torch import Tensor
 from specdyn.errors import RunStoreError
 from specdyn.record.threads import one_thread_per_op
 from specdyn.spectral.metrics import agreement_matrix
+from specdyn.spectral.scores import SCORE_K, score_k
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
 from specdyn.store.writer import RunWriter
 
-SCORE_K = 10  # the agreement summary: mean of the top-10 diagonal entries
 GROUP_BYTES = 64 * 2**20  # vectors of one step read at a time
 
 
-def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Tensor]]:
+def agreement_diagonals(run: Run, k: int | None = None) -> tuple[list[int], dict[str, Tensor]]:
     """(steps, matrix -> (steps, k') diagonal of Eq. 5 against the last recorded step), at
     every recorded step that holds vectors: all of them until the finish thins them.
+    ``k``: the vectors compared (default: as many as the run keeps).
 
     Matrices are taken in groups of about ``GROUP_BYTES`` of vectors per step, so only one
     group's vectors, at two steps, are held at once, not two whole steps' (a 1.1B-parameter
@@ -40,6 +41,7 @@ def agreement_diagonals(run: Run, k: int = 100) -> tuple[list[int], dict[str, Te
     last = recorded[-1]
     if steps[-1] != last:
         raise RunStoreError(f"run '{run.path}' kept no singular vectors at its last step {last}")
+    k = run.top_k if k is None else k
     rows: dict[str, list[Tensor]] = {}
     with one_thread_per_op():  # the same sums whether the run is new, resumed or moved
         for group in _groups(run.shapes):
@@ -77,14 +79,14 @@ def agreement_rows(steps: list[int], diagonals: dict[str, Tensor]) -> list[dict]
             "matrix": name,
             "metric": layout.AGREEMENT_METRIC,
             "value": float(d[i, :SCORE_K].mean()),
-            "top_k": min(SCORE_K, d.shape[-1]),
+            "top_k": score_k(d.shape[-1]),
         }
         for name, d in diagonals.items()
         for i, s in enumerate(steps)
     ]
 
 
-def ensure_agreement(writer: RunWriter, k: int = 100) -> None:
+def ensure_agreement(writer: RunWriter, k: int | None = None) -> None:
     """Write the agreement file and rows of the run ``writer`` holds, unless both are there
     and match the recorded steps; either one missing or stale is redone."""
     run = open_run(writer.path)

@@ -32,6 +32,7 @@ from specdyn.record.transfer import HostCopy, to_host
 from specdyn.spectral import metrics
 from specdyn.spectral.matrices import iter_weight_matrices
 from specdyn.spectral.pairs import Pair, PairGroup, pair_alignment, pair_space
+from specdyn.spectral.scores import SCORE_K, score_k
 from specdyn.spectral.svd import Spectrum, decompose
 from specdyn.store import layout
 from specdyn.store.reader import open_run
@@ -59,7 +60,6 @@ SCALARS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-SCORE_K = 10  # Eq. 4: the alignment score is the mean of the top-10 diagonal entries
 # (of fewer when fewer vectors are kept: the row's ``top_k`` column says how many)
 
 
@@ -192,7 +192,7 @@ class Recorder:
         copy = to_host(tensors)
         labels = [label for label, _ in scalars]
         columns = {  # an alignment row says its k and the space its baseline draws in
-            p: {"top_k": min(SCORE_K, A.shape[-1]), "space_dim": spaces[p]}
+            p: {"top_k": score_k(A.shape[-1]), "space_dim": spaces[p]}
             for p, A in alignments.items()
         }
         self._pending = _Pending(

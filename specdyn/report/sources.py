@@ -15,8 +15,6 @@ from specdyn.store import layout
 from specdyn.store.reader import Run, open_run
 from specdyn.tasks.registry import check_run_task
 
-SWEEP = "sweep.json"
-
 
 def open_runs(paths: Sequence[Path], allow_mixed: bool = False) -> list[Run]:
     """Every run named by ``paths`` (runs or sweeps), in order, each once."""
@@ -40,14 +38,14 @@ def run_folders(path: Path) -> list[Path]:
         raise RunStoreError(f"'{path}' is not a run or sweep folder (no such folder)")
     if _is_run(path):
         return [path]
-    if (path / SWEEP).is_file():
+    if (path / layout.SWEEP).is_file():
         listed = _listed_runs(path)
         if listed:
             return listed
     found = sorted(p for p in path.iterdir() if p.is_dir() and _is_run(p))
     if not found:
         raise RunStoreError(
-            f"'{path}' is not a run or sweep folder (no {layout.CONFIG}, no {SWEEP} "
+            f"'{path}' is not a run or sweep folder (no {layout.CONFIG}, no {layout.SWEEP} "
             "naming runs, no run subfolders)"
         )
     return found
@@ -75,9 +73,9 @@ def _is_run(path: Path) -> bool:
 def _listed_runs(sweep: Path) -> list[Path]:
     """The run folders that sweep.json names, in the order it names them."""
     try:
-        listing = json.loads((sweep / SWEEP).read_text())
+        listing = json.loads((sweep / layout.SWEEP).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RunStoreError(f"'{sweep / SWEEP}' is not valid JSON: {err}") from err
+        raise RunStoreError(f"'{sweep / layout.SWEEP}' is not valid JSON: {err}") from err
     runs: list[Path] = []
     for text in _strings(listing):
         candidate = Path(text) if Path(text).is_absolute() else sweep / text

@@ -35,7 +35,6 @@ from torch import Tensor
 from specdyn.spectral import metrics, mp_fit, powerlaw
 from specdyn.spectral.registry import MatrixSpectrum
 
-SCORE_K = 10  # Eq. 4-5: scores average the top-10 diagonal entries (fewer if fewer kept)
 MAX_SAMPLES = 1000
 MIN_SAMPLES = 4
 SAMPLE_ENTRIES = 2**22  # entries of all Monte Carlo matrices of one shape together, about
@@ -234,8 +233,3 @@ def agreement_baseline(
     dots = (left[0] * left[1]).sum(-2).abs() * (right[0] * right[1]).sum(-2).abs()
     how = f"independent uniformly random singular vectors of a {m}x{n} matrix, top-{k}"
     return Baseline(mean_abs_dot(m) * mean_abs_dot(n), float(dots.mean(-1).std()), 0, how)
-
-
-def score_k(kept: int) -> int:
-    """The entries a top-10 score averages when ``kept`` vectors were kept."""
-    return min(SCORE_K, kept)

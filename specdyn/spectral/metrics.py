@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from specdyn.spectral.scores import SCORE_K
+
 
 def effective_rank(s: Tensor) -> Tensor:
     """exp(-sum p_i log p_i) with p = s / sum(s) (Roy & Vetterli 2007; paper Eq. 1).
@@ -76,7 +78,7 @@ def agreement_matrix(U_a: Tensor, V_a: Tensor, U_b: Tensor, V_b: Tensor, k: int 
     return left * right
 
 
-def top_score(M: Tensor, k: int = 10) -> Tensor:
+def top_score(M: Tensor, k: int = SCORE_K) -> Tensor:
     """Mean of the first k diagonal entries of M (paper Eq. 4). M: (..., a, b) -> (...)."""
     return M.diagonal(dim1=-2, dim2=-1)[..., :k].mean(-1)
 

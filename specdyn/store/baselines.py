@@ -17,6 +17,7 @@ import torch
 from specdyn.errors import RunStoreError
 from specdyn.spectral import baselines as b
 from specdyn.spectral.registry import MatrixSpectrum, MetricFn, UserMetric, registered, resolve
+from specdyn.spectral.scores import score_k
 from specdyn.store import layout
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def run_baseline(run: Run, metric: str, matrix: str, step: int | None = None) ->
         return _alignment(run, matrix, step)
     shape, kept = _geometry(run, matrix)
     if metric == layout.AGREEMENT_METRIC:
-        return b.agreement_baseline(shape, b.score_k(kept))
+        return b.agreement_baseline(shape, score_k(kept))
     steps, values = run.singular_values(matrix)
     at = int(steps[-1]) if step is None else step
     if at not in steps.tolist():

@@ -45,6 +45,8 @@ STATES = "states"
 ANALYSES = "analyses"
 BRANCHES = "branches"
 BRANCH = "branch.json"  # where a branch starts and what it changes
+SWEEP = "sweep.json"  # a sweep folder's manifest: its points and their run folders
+DESIGN = "design.json"  # an LMC design folder's manifest: its trunks and branches
 MASK = "mask.safetensors"  # a lottery branch's mask
 # where the run writer's temporaries live
 WRITER_FOLDERS = (".", SPECTRA, CHECKPOINTS, PARTS, STATES)
@@ -104,8 +106,11 @@ def run_name(task: str, preset: str, hash_: str) -> str:
     return f"{task}-{preset}-{hash_}"
 
 
+VALUES_PREFIX, ALIGNMENT_PREFIX = "s/", "align/"  # tensor keys of a spectra file
+
+
 def values_key(matrix: str) -> str:
-    return f"s/{matrix}"
+    return f"{VALUES_PREFIX}{matrix}"
 
 
 def left_key(matrix: str) -> str:
@@ -117,7 +122,7 @@ def right_key(matrix: str) -> str:
 
 
 def alignment_key(pair: str) -> str:
-    return f"align/{pair}"
+    return f"{ALIGNMENT_PREFIX}{pair}"
 
 
 def agreement_key(matrix: str) -> str:

@@ -80,6 +80,17 @@ class Run:
         return run_baseline(self, metric, matrix, step)
 
     @cached_property
+    def top_k(self) -> int:
+        """Singular vectors kept per matrix at a recorded step: the run's ``record.top_k``
+        (a trained run) or its recorder's (a Recorder or ``analyze`` run), else as many as
+        its last step kept."""
+        for section in ("record", "recorder"):
+            k = (self.config.get(section) or {}).get("top_k")
+            if isinstance(k, int) and not isinstance(k, bool):
+                return k
+        return max((k for _, k in self.shapes.values()), default=0)
+
+    @cached_property
     def shapes(self) -> dict[str, tuple[tuple[int, int], int]]:
         """matrix -> ((m, n), vectors kept), read from the last step that kept vectors;
         matrices recorded without vectors are absent."""
@@ -115,11 +126,11 @@ class Run:
 
     def all_singular_values(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """matrix -> (steps (T,), values (T, r)) for every matrix, reading each file once."""
-        return self._all_series("s/")
+        return self._all_series(layout.VALUES_PREFIX)
 
     def all_alignments(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """pair -> (steps (T,), diagonal (T, k)) for every pair, reading each file once."""
-        return self._all_series("align/")
+        return self._all_series(layout.ALIGNMENT_PREFIX)
 
     @property
     def vector_steps(self) -> list[int]:

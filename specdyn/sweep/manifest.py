@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from specdyn.errors import RunStoreError
+from specdyn.store import layout
 from specdyn.store.atomic import write_json
 from specdyn.sweep.spec import GridAxis, Point, SweepSpec
 from specdyn.sweep.worker import PENDING, Outcome
-
-SWEEP_FILE = "sweep.json"
 
 
 def new_manifest(
@@ -59,7 +58,7 @@ def _entry(point: Point) -> dict[str, Any]:
 
 def merge_previous(manifest: dict[str, Any], sweep_dir: Path) -> None:
     """Carry each point's state over from an earlier sweep.json in the folder, if any."""
-    path = sweep_dir / SWEEP_FILE
+    path = sweep_dir / layout.SWEEP
     if not path.exists():
         return
     old = {p["run"]: p for p in read_manifest(sweep_dir)["points"]}
@@ -78,13 +77,13 @@ def set_state(manifest: dict[str, Any], index: int, event: str | Outcome) -> Non
 
 
 def write_manifest(sweep_dir: Path, manifest: dict[str, Any]) -> None:
-    write_json(sweep_dir / SWEEP_FILE, manifest)
+    write_json(sweep_dir / layout.SWEEP, manifest)
 
 
 def read_manifest(sweep_dir: Path) -> dict[str, Any]:
-    path = Path(sweep_dir) / SWEEP_FILE
+    path = Path(sweep_dir) / layout.SWEEP
     if not path.is_file():
-        raise RunStoreError(f"'{sweep_dir}' is not a sweep (no {SWEEP_FILE})")
+        raise RunStoreError(f"'{sweep_dir}' is not a sweep (no {layout.SWEEP})")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
