@@ -1,11 +1,12 @@
 """Which weights an experiment on checkpoints acts on, decided in one place.
 
-A weight is a parameter with ndim >= 2 (biases and norm scales are left alone). Its matrix
-view is the recorder's: (out, in * kernel) for convolutions, (c_out, c_in * kernel) for
-transposed ones, the whole stacked matrix for attention's in_proj and an LSTM's gates. The
-final layer (classifier, decoder, unembedding) is the last weight in module order; it is
-never pruned, masked or perturbed (Appendix A.8, A.10). The language model's input
-embedding is not perturbed either (A.10): ``PERTURB_EXCLUDED`` names it per task.
+A weight is what the recorder's rule says (``is_weight``: ndim >= 2; biases and norm
+scales are left alone). Its matrix view is the recorder's (``matrix_view``): (out, in *
+kernel) for convolutions, (c_out, c_in * kernel) for transposed ones, the whole stacked
+matrix for attention's in_proj and an LSTM's gates. The final layer (classifier, decoder,
+unembedding) is the last weight in module order; it is never pruned, masked or perturbed
+(Appendix A.8, A.10). The language model's input embedding is not perturbed either
+(A.10): ``PERTURB_EXCLUDED`` names it per task.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from specdyn.spectral.matrices import canonical_name
+from specdyn.spectral.matrices import canonical_name, is_weight, matrix_view
 
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
@@ -32,10 +33,8 @@ class Weight:
     transposed: bool = False
 
     def matrix(self, tensor: Tensor) -> Tensor:
-        """The 2-D view (m, n) of this weight's ``tensor``."""
-        if self.transposed:
-            tensor = tensor.transpose(0, 1)
-        return tensor.reshape(tensor.shape[0], -1)
+        """The 2-D view (m, n) of this weight's ``tensor``, as the recorder takes it."""
+        return matrix_view(tensor, self.transposed)
 
     def unmatrix(self, M: Tensor, shape: tuple[int, ...]) -> Tensor:
         """Back from :meth:`matrix` to the parameter's ``shape``."""
@@ -51,7 +50,7 @@ def weights(model: nn.Module) -> list[Weight]:
     for module_name, module in model.named_modules():
         prefix = f"{module_name}." if module_name else ""
         for name, param in module.named_parameters(recurse=False):
-            if param.ndim >= 2 and id(param) not in seen:
+            if is_weight(param) and id(param) not in seen:
                 seen.add(id(param))
                 key = prefix + name
                 out.append(Weight(key, canonical_name(key), isinstance(module, _CONV_T)))

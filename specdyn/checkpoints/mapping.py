@@ -39,7 +39,7 @@ from specdyn.checkpoints.adapters import (
 )
 from specdyn.checkpoints.sources import TensorInfo, WeightSource
 from specdyn.spectral.lowrank import LowRank
-from specdyn.spectral.matrices import canonical_name
+from specdyn.spectral.matrices import canonical_name, is_weight_shape, matrix_view
 
 Transform = Callable[[Tensor], Tensor]
 _GPT2_CONV1D: tuple[str, ...] = ("attn.c_attn.weight", "attn.q_attn.weight", "attn.c_proj.weight")
@@ -88,7 +88,11 @@ def plan(
     specs: list[Spec] = []
     seen: set[str] = set()
     for key, info in tensors.items():
-        if len(info.shape) < 2 or info.dtype not in _FLOAT or key.endswith(_SKIP_SUFFIX):
+        if (
+            not is_weight_shape(info.shape)
+            or info.dtype not in _FLOAT
+            or key.endswith(_SKIP_SUFFIX)
+        ):
             continue
         for spec in _specs(key, info.shape, tensors, hints, heads):
             if spec.name not in seen:  # a tied copy under a second prefix comes once
@@ -118,7 +122,7 @@ def _specs(
     expert = _EXPERT.match(name)
     if expert and len(shape) == 2:  # one expert's matrix: <experts>.<matrix>.e<i>
         prefix, i, matrix = expert.groups()
-        return [MatrixSpec(f"{prefix}.{matrix}.e{i}", key, _as_2d, (shape[0], shape[1]))]
+        return [MatrixSpec(f"{prefix}.{matrix}.e{i}", key, matrix_view, (shape[0], shape[1]))]
     if _STACKED.search(name) and len(shape) == 3:
         return _stacked_experts(name, key, shape)
     if key.endswith(_GPT2_CONV1D) and len(shape) == 2:
@@ -129,7 +133,7 @@ def _specs(
         if key.endswith("attn.c_proj.weight") and heads and hints.n_heads:
             return [whole, *_head_columns(whole, hints.n_heads)]
         return [whole]
-    whole = MatrixSpec(name, key, _as_2d, (shape[0], _prod(shape[1:])))
+    whole = MatrixSpec(name, key, matrix_view, (shape[0], _prod(shape[1:])))
     if key.endswith("in_proj_weight") and shape[0] == 3 * shape[1]:
         return [whole, *_qkv(whole, shape[1], hints.n_heads if heads else None, False)]
     if key.endswith("attention.query_key_value.weight") and hints.model_type == "gpt_neox":
@@ -153,10 +157,6 @@ def _stacked_experts(name: str, key: str, shape: tuple[int, ...]) -> list[Matrix
     return [
         MatrixSpec(f"{name}.e{i}", key, expert(i), (shape[2], shape[1])) for i in range(shape[0])
     ]
-
-
-def _as_2d(W: Tensor) -> Tensor:
-    return W if W.ndim == 2 else W.reshape(W.shape[0], -1)
 
 
 def _prod(dims: tuple[int, ...]) -> int:

@@ -22,7 +22,7 @@ Names are the parameter's qualified name without a trailing ``.weight``, with an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from torch import Tensor, nn
 
@@ -78,25 +78,35 @@ def _module_matrices(
     module: nn.Module, heads: bool, seen: set[int], whole: Callable[[Tensor], Tensor]
 ) -> Iterator[tuple[str, Tensor]]:
     if isinstance(module, _CONV_T):
-        yield "weight", _conv_transpose_2d(whole(module.weight.detach()))
+        yield "weight", matrix_view(whole(module.weight.detach()), transposed=True)
     elif isinstance(module, nn.MultiheadAttention):
         yield from _attention_matrices(module, heads, whole)
     elif isinstance(module, nn.RNNBase):
         yield from _recurrent_matrices(module, whole)
     else:  # Linear, Embedding, ConvNd and any custom module: its own >=2-D parameters
         for name, param in module.named_parameters(recurse=False):
-            if param.ndim >= 2 and id(param) not in seen:
-                yield name, _as_2d(whole(param.detach()))
+            if is_weight(param) and id(param) not in seen:
+                yield name, matrix_view(whole(param.detach()))
 
 
-def _as_2d(W: Tensor) -> Tensor:
-    """(d0, d1, ...) -> (d0, d1 * ...): a view when W is contiguous."""
+def is_weight(param: Tensor) -> bool:
+    """The weight rule: a parameter with ndim >= 2 is a weight matrix; biases and norm
+    scales (ndim 1) are not."""
+    return is_weight_shape(param.shape)
+
+
+def is_weight_shape(shape: Sequence[int]) -> bool:
+    """The weight rule on a tensor's shape (a checkpoint's, read before its data)."""
+    return len(shape) >= 2
+
+
+def matrix_view(W: Tensor, transposed: bool = False) -> Tensor:
+    """A weight's matrix: (d0, d1, ...) -> (d0, d1 * ...), a view when W is contiguous;
+    ``transposed`` (a transposed convolution, c_in first): (c_in, c_out/groups, *k) ->
+    (c_out/groups, c_in * prod(k))."""
+    if transposed:
+        W = W.transpose(0, 1)
     return W if W.ndim == 2 else W.reshape(W.shape[0], -1)
-
-
-def _conv_transpose_2d(W: Tensor) -> Tensor:
-    """(c_in, c_out/groups, *k) -> (c_out/groups, c_in * prod(k))."""
-    return W.transpose(0, 1).reshape(W.shape[1], -1)
 
 
 def _attention_matrices(
@@ -132,7 +142,7 @@ def _recurrent_matrices(
 ) -> Iterator[tuple[str, Tensor]]:
     gates = _GATES[rnn.mode.split("_")[0]]  # mode: LSTM, GRU, RNN_TANH or RNN_RELU
     for name, param in rnn.named_parameters(recurse=False):
-        if param.ndim < 2:
+        if not is_weight(param):
             continue
         W = whole(param.detach())
         yield name, W
