@@ -53,15 +53,12 @@ class BranchSpec:
     eta: float = 0.0
     noise_seed: int = 0
 
-    @property
-    def folder(self) -> str:
+    def path(self, parent: Path) -> Path:
+        """This branch's folder under the run at ``parent``, named by its kind and a hash
+        of the spec."""
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)
         label = f"{self.kind}-{self.mask}" if self.mask else self.kind
-        return f"{label}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
-def branch_path(parent: Path, spec: BranchSpec) -> Path:
-    return parent / layout.BRANCHES / spec.folder
+        return layout.branch_folder(parent, label, hashlib.sha256(text.encode()).hexdigest()[:8])
 
 
 def prepare(parent: Run, spec: BranchSpec) -> tuple[RunConfig, Path]:
@@ -69,7 +66,7 @@ def prepare(parent: Run, spec: BranchSpec) -> tuple[RunConfig, Path]:
     return the branch's (config, folder). Nothing is written when the spec is refused."""
     cfg = run_config(parent)
     _check(parent, spec, cfg)
-    path = branch_path(parent.path, spec)
+    path = spec.path(parent.path)
     description = {"parent": str(parent.path.resolve()), **dataclasses.asdict(spec)}
     saved = path / layout.BRANCH
     if saved.exists():

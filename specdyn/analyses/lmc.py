@@ -85,7 +85,11 @@ class Design:
 
 
 @dataclass(frozen=True)
-class Pair:
+class EndpointPair:
+    """Two branch endpoints whose interpolation (Eq. 6) is evaluated: ``kind`` "same" (two
+    branches of one trunk), "perturb" or "cross" (branches of two trunks), split at
+    ``step`` with perturbation ``eta``."""
+
     kind: str
     step: int
     eta: float
@@ -123,7 +127,10 @@ def trunk_points(design: Design, root: Path) -> list[tuple[RunConfig, Path]]:
     keep = tuple(sorted({*design.splits, *((design.perturb_step,) if design.etas else ())}))
     train = dataclasses.replace(design.cfg.train, state_at=keep)
     return [
-        (dataclasses.replace(design.cfg, seed=t, data_seed=None, train=train), root / f"trunk-{t}")
+        (
+            dataclasses.replace(design.cfg, seed=t, data_seed=None, train=train),
+            layout.trunk_folder(root, t),
+        )
         for t in range(design.trunks)
     ]
 
@@ -188,7 +195,7 @@ def branch_and_compare(
     return points, outcomes
 
 
-def pairs(design: Design, branch_paths: Sequence[Path]) -> list[Pair]:
+def pairs(design: Design, branch_paths: Sequence[Path]) -> list[EndpointPair]:
     """Same-trunk, cross-trunk and perturbed pairs of branch endpoints."""
     by_key = {}
     for path in branch_paths:
@@ -200,14 +207,16 @@ def pairs(design: Design, branch_paths: Sequence[Path]) -> list[Pair]:
             if (k2, s2, e2) != (kind, step, eta) or (t2, d2) <= (trunk, seed):
                 continue
             if t2 == trunk:
-                out.append(Pair("same" if kind == "lmc" else "perturb", step, eta, path, other))
+                out.append(
+                    EndpointPair("same" if kind == "lmc" else "perturb", step, eta, path, other)
+                )
             elif d2 == seed and kind == "lmc":
-                out.append(Pair("cross", step, eta, path, other))
+                out.append(EndpointPair("cross", step, eta, path, other))
     return out
 
 
 def evaluate_pairs(
-    root: Path, todo: Sequence[Pair], device: torch.device, norm_batches: int = NORM_BATCHES
+    root: Path, todo: Sequence[EndpointPair], device: torch.device, norm_batches: int = NORM_BATCHES
 ) -> None:
     tables = {n: Table(layout.analysis_table(root, NAME, n), *spec) for n, spec in TABLES.items()}
     frame = tables["barrier"].frame

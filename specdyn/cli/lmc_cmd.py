@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers, add_backend_arguments, execution
-from specdyn.cli.run_cmd import resolve_device
+from specdyn.config.device import resolve_device
 from specdyn.errors import ConfigError
 
 
@@ -40,6 +40,7 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.config.overrides import apply_overrides, run_hash
+    from specdyn.store import layout
     from specdyn.store.atomic import check_path_name
     from specdyn.tasks.registry import get_preset
 
@@ -66,10 +67,8 @@ def handle(args: argparse.Namespace) -> int:
     if design.norm_batches != lmc.NORM_BATCHES:  # designs named before the option keep names
         key.append(design.norm_batches)
     text = json.dumps(key)
-    root = (
-        Path(args.out)
-        / f"lmc-{cfg.task}-{cfg.preset}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    root = Path(args.out) / layout.design_name(cfg.task, cfg.preset, digest)
     print(root, flush=True)
     points, outcomes = lmc.run_design(design, root, run)
     for line in summary(points, outcomes):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers, add_backend_arguments, execution, open_checked_run
-from specdyn.cli.run_cmd import resolve_device
+from specdyn.config.device import resolve_device
 
 
 def add_parser(sub: Subparsers) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from specdyn.cli.common import Subparsers, open_checked_run
-from specdyn.cli.run_cmd import resolve_device
+from specdyn.config.device import resolve_device
 
 
 def add_parser(sub: Subparsers) -> None:

@@ -27,7 +27,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.cli.run_cmd import resolve_device
+    from specdyn.config.device import resolve_device
     from specdyn.reproduce.run import reproduce_one
     from specdyn.reproduce.targets import get_target
     from specdyn.store.atomic import check_path_name

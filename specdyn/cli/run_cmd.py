@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from specdyn.cli.common import Subparsers, free_cores
+from specdyn.config.device import check_device_name, resolve_device
 from specdyn.config.overrides import (
     apply_overrides,
     fields_of,
@@ -23,7 +23,7 @@ from specdyn.store.atomic import check_path_name
 from specdyn.tasks.registry import get_preset
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not when it is parsed
-    import torch
+    pass
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -95,29 +95,3 @@ def resolve(args: argparse.Namespace) -> RunConfig:
         resolve_all([*cfg.record.metrics, *args.metrics])
         cfg = replace_fields(cfg, {"record.metrics": (*cfg.record.metrics, *args.metrics)})
     return validate(cfg)
-
-
-def check_device_name(name: str) -> None:
-    """ConfigError unless ``name`` reads as auto, cpu, cuda or cuda:N (no torch needed)."""
-    if re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is None:
-        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto (CUDA when present), cpu, cuda or cuda:N; ConfigError for anything else."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        device = torch.device("meta")  # refused just below
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' asked for, but CUDA is not available here")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise ConfigError(f"device '{name}' asked for, but there are {count} CUDA devices")
-    return device

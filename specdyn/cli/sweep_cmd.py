@@ -36,7 +36,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from specdyn.cli.run_cmd import check_device_name, resolve_device
+    from specdyn.config.device import check_device_name, resolve_device
     from specdyn.store.atomic import check_path_name
     from specdyn.sweep.spec import SweepSpec, base_config, parse_grid_args, parse_seeds
 

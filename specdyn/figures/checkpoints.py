@@ -186,7 +186,7 @@ def draw_lmc(root: Path) -> list[Path]:
     from specdyn.analyses.lmc import read_tables
 
     tables = read_tables(root)
-    trunk = open_run(sorted(root.glob("trunk-*"))[0])
+    trunk = open_run(layout.trunk_folders(root)[0])
     matrix = trunk.config.get("figures", {}).get("matrix", "")
     kinds = [k for k in LMC_FILES if k in set(tables["barrier"]["kind"])]
     return [lmc_figure(tables, k, matrix, root / layout.FIGURES / LMC_FILES[k]) for k in kinds]

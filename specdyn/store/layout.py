@@ -103,7 +103,28 @@ AGREEMENT_STEPS = "steps"
 
 
 def run_name(task: str, preset: str, hash_: str) -> str:
+    """A run folder's name: what ``specdyn run`` and a sweep's points are called."""
     return f"{task}-{preset}-{hash_}"
+
+
+def branch_folder(run_path: Path, label: str, hash_: str) -> Path:
+    """RUN/branches/<label>-<hash>: a branch of the run at ``run_path``."""
+    return run_path / BRANCHES / f"{label}-{hash_}"
+
+
+def design_name(task: str, preset: str, hash_: str) -> str:
+    """A linear-mode-connectivity design folder's name (``specdyn lmc``)."""
+    return f"lmc-{task}-{preset}-{hash_}"
+
+
+def trunk_folder(design_path: Path, seed: int) -> Path:
+    """DESIGN/trunk-<seed>: one trunk run of a linear-mode-connectivity design."""
+    return design_path / f"trunk-{seed}"
+
+
+def trunk_folders(design_path: Path) -> list[Path]:
+    """Every trunk-<seed> folder of a design, in name order."""
+    return sorted(design_path.glob("trunk-*"))
 
 
 VALUES_PREFIX, ALIGNMENT_PREFIX = "s/", "align/"  # tensor keys of a spectra file

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
+from specdyn.config.device import resolve_device
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.sweep.local import Update, run_local
 from specdyn.sweep.ray_backend import check_ray, run_ray
 from specdyn.sweep.spec import BACKENDS
-from specdyn.sweep.worker import Outcome, Trainer, device_of, threads_per_worker
+from specdyn.sweep.worker import Outcome, Trainer, threads_per_worker
 
 
 def check_backend(backend: str, address: str | None) -> None:
@@ -90,7 +91,7 @@ class Execution:
 
     def torch_device(self) -> torch.device:
         """The device of work done in this process (evaluating pairs, pruning)."""
-        return device_of(self.device)
+        return resolve_device(self.device)
 
     def run(
         self,

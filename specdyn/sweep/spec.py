@@ -18,6 +18,7 @@ from specdyn.config.overrides import apply_overrides, resolve_key, run_hash, set
 from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
+from specdyn.store import layout
 from specdyn.tasks.registry import get_preset
 
 BACKENDS = ("local", "ray")
@@ -72,7 +73,7 @@ class Point:
 
 def run_folder_name(cfg: RunConfig) -> str:
     """The run folder name ``specdyn run`` uses: task-preset-hash."""
-    return f"{cfg.task}-{cfg.preset}-{run_hash(cfg)}"
+    return layout.run_name(cfg.task, cfg.preset, run_hash(cfg))
 
 
 def base_config(spec: SweepSpec) -> RunConfig:

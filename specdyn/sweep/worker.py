@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from specdyn.config.device import resolve_device
 from specdyn.config.schema import RunConfig
 from specdyn.errors import SpecdynError
 from specdyn.store import layout
@@ -67,7 +68,7 @@ def run_point(
 
     torch.set_num_threads(threads)
     try:
-        (trainer or train)(cfg, Path(run_dir), device_of(device), progress=False)
+        (trainer or train)(cfg, Path(run_dir), resolve_device(device), progress=False)
     except SpecdynError as err:
         return outcome(FAILED, f"{type(err).__name__}: {err}")
     except Exception as err:  # anything else a task may raise: keep the last frame
@@ -75,9 +76,3 @@ def run_point(
         message = f"{type(err).__name__}: {err} ({Path(where.filename).name}:{where.lineno})"
         return outcome(FAILED, message.replace("\n", " "))
     return outcome(DONE)
-
-
-def device_of(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
