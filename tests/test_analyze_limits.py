@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from specdyn.checkpoints import budget
-from specdyn.checkpoints.sources import SafetensorsSource, StateDictSource
+from specdyn.checkpoints.readers import SafetensorsSource, StateDictSource
 from specdyn.cli.main import main
 
 

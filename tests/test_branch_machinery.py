@@ -20,7 +20,7 @@ from specdyn.analyses.masks import (
 )
 from specdyn.analyses.perturb import perturb, perturb_model
 from specdyn.analyses.runs import build, evaluate_state
-from specdyn.analyses.targets import inner_weights, output_layer, perturbed_weights, weights
+from specdyn.analyses.weights import inner_weights, output_layer, perturbed_weights, weights
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.tasks.registry import TASKS, get_preset, get_task

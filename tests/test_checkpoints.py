@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from specdyn.checkpoints.mapping import Hints, plan, read
+from specdyn.checkpoints.mapping import Hints, plan_matrices, read
+from specdyn.checkpoints.readers import open_file, open_index, sniff
 from specdyn.checkpoints.series import discover, step_from_name
-from specdyn.checkpoints.sources import open_file, open_index, sniff
 from specdyn.errors import CheckpointError
 from specdyn.spectral.matrices import weight_matrices
 
@@ -36,7 +36,7 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _matrices(source, hints: Hints, heads: bool = False) -> dict[str, torch.Tensor]:
-    return {n: W.clone() for n, W in read(source, plan(source.tensors, hints, heads))}
+    return {n: W.clone() for n, W in read(source, plan_matrices(source.tensors, hints, heads))}
 
 
 def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:

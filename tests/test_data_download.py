@@ -13,7 +13,7 @@ import zipfile
 import pytest
 
 from specdyn.data import SOURCES, DataError, Source, dataset_root, extract, fetch, fetch_source
-from specdyn.data.sources import DATASETS
+from specdyn.data.catalog import DATASETS
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from specdyn.checkpoints.analyze import AnalyzeOptions, analyze
-from specdyn.checkpoints.mapping import Hints, plan, read
-from specdyn.checkpoints.sources import MemorySource
+from specdyn.checkpoints.mapping import Hints, plan_matrices, read
+from specdyn.checkpoints.readers import MemorySource
 from specdyn.store.reader import open_run
 
 E, D, F = 4, 12, 20  # experts, hidden, expert intermediate
@@ -40,7 +40,7 @@ def _stacked(seed: int) -> dict[str, torch.Tensor]:
 def test_per_expert_weights_are_named_by_expert():
     state = _mixtral(0)
     with MemorySource(state) as source:
-        got = dict(read(source, plan(source.tensors, Hints())))
+        got = dict(read(source, plan_matrices(source.tensors, Hints())))
     prefix = "model.layers.0.block_sparse_moe"
     assert f"{prefix}.experts.w1.e3" in got and f"{prefix}.gate" in got
     assert len(got) == 1 + 3 * E
@@ -50,7 +50,7 @@ def test_per_expert_weights_are_named_by_expert():
 def test_stacked_experts_are_one_matrix_each_not_flattened():
     state = _stacked(1)
     with MemorySource(state) as source:
-        specs = plan(source.tensors, Hints())
+        specs = plan_matrices(source.tensors, Hints())
         got = dict(read(source, specs))
     name = "model.layers.0.mlp.experts.gate_up_proj"
     assert [s.name for s in specs if s.name.startswith(name)] == [f"{name}.e{i}" for i in range(E)]

@@ -14,7 +14,7 @@ import torch
 from specdyn.analyses.prune_run import pruned_states
 from specdyn.analyses.pruning import svd_prune
 from specdyn.analyses.runs import build, run_config
-from specdyn.analyses.targets import inner_weights
+from specdyn.analyses.weights import inner_weights
 from specdyn.cli.main import main
 from specdyn.config.schema import RecordConfig
 from specdyn.store import layout, open_run

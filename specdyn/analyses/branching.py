@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from specdyn.analyses import masks as masking
 from specdyn.analyses.perturb import check_eta, perturb_model
 from specdyn.analyses.runs import inner_targets, run_config
-from specdyn.analyses.targets import perturbed_weights
+from specdyn.analyses.weights import perturbed_weights
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.store import layout

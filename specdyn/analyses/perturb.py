@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from specdyn.analyses.targets import Weight
+from specdyn.analyses.weights import Weight
 from specdyn.errors import ConfigError
 
 

@@ -27,7 +27,7 @@ from specdyn.analyses.runs import (
     evaluate_state,
     run_config,
 )
-from specdyn.analyses.targets import Weight, inner_weights
+from specdyn.analyses.weights import Weight, inner_weights
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.svd import decompose

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from specdyn.analyses.interpolate import recompute_norm_stats
-from specdyn.analyses.targets import Weight, inner_weights
+from specdyn.analyses.weights import Weight, inner_weights
 from specdyn.config.overrides import from_dict
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError

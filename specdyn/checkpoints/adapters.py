@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from specdyn.checkpoints.sources import TensorInfo, WeightSource
+from specdyn.checkpoints.readers import TensorInfo, WeightSource
 from specdyn.errors import CheckpointError
 from specdyn.spectral.lowrank import LowRank
 

@@ -22,7 +22,7 @@ import torch
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.budget import check_sizes, free_memory, task_memory
-from specdyn.checkpoints.mapping import Spec, plan, read
+from specdyn.checkpoints.mapping import Spec, plan_matrices, read
 from specdyn.checkpoints.parts import FOLDER, CheckpointTask, Executor, read_part
 from specdyn.checkpoints.series import Checkpoint, discover
 from specdyn.errors import CheckpointError, ConfigError, SpecdynError
@@ -288,7 +288,7 @@ def _common_plan(series: list[Checkpoint], heads: bool, budget: int) -> list[Spe
     first: list[Spec] | None = None
     for c in series:
         with c.open() as source:
-            specs = plan(source.tensors, c.hints, heads, base=c.base is not None)
+            specs = plan_matrices(source.tensors, c.hints, heads, base=c.base is not None)
             check_sizes(source, specs, budget)
         if not specs:
             raise CheckpointError(f"'{c.path}' holds no weight matrix (no tensor with ndim >= 2)")

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from specdyn.checkpoints.sources import TensorInfo, WeightSource
+from specdyn.checkpoints.readers import TensorInfo, WeightSource
 from specdyn.errors import CheckpointError
 
 GRAM_COPIES = 2  # the Gram matrix and eigh's eigenvectors

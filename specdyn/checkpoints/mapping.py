@@ -37,7 +37,7 @@ from specdyn.checkpoints.adapters import (
     plan_adapter,
     read_adapter_matrices,
 )
-from specdyn.checkpoints.sources import TensorInfo, WeightSource
+from specdyn.checkpoints.readers import TensorInfo, WeightSource
 from specdyn.spectral.lowrank import LowRank
 from specdyn.spectral.matrices import canonical_name, is_weight_shape, matrix_view
 
@@ -78,7 +78,7 @@ class MatrixSpec:
 Spec = MatrixSpec | LoraSpec
 
 
-def plan(
+def plan_matrices(
     tensors: Mapping[str, TensorInfo], hints: Hints, heads: bool = False, base: bool = False
 ) -> list[Spec]:
     """Every matrix of a checkpoint, in storage order, with its 2-D shape; for a LoRA

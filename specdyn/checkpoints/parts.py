@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.budget import check_sizes
-from specdyn.checkpoints.mapping import Spec, plan, read
+from specdyn.checkpoints.mapping import Spec, plan_matrices, read
 from specdyn.checkpoints.series import Checkpoint
 from specdyn.errors import CheckpointError
 from specdyn.record.stream import decompose_stream
@@ -67,7 +67,7 @@ class CheckpointTask:
         marker = self.part.with_suffix(".running")
         marker.write_text(str(os.getpid()))  # which process analyses it, while it does
         with self._local() as c, c.open() as source:
-            specs = plan(source.tensors, c.hints, self.heads, base=c.base is not None)
+            specs = plan_matrices(source.tensors, c.hints, self.heads, base=c.base is not None)
             self._check_architecture(specs)
             check_sizes(source, specs, self.budget)
             spectra, rows = decompose_stream(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from specdyn.checkpoints.adapters import CombinedSource, read_adapter
 from specdyn.checkpoints.mapping import Hints
-from specdyn.checkpoints.sources import WeightSource, open_file, open_index, sniff, unreadable
+from specdyn.checkpoints.readers import WeightSource, open_file, open_index, sniff, unreadable
 from specdyn.errors import CheckpointError
 from specdyn.store import layout
 

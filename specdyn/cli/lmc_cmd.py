@@ -48,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     from specdyn.analyses import lmc  # torch: after the names and keys are checked
     from specdyn.analyses.branching import summary
     from specdyn.analyses.plans import PERTURB_EPOCH, epoch_steps, lmc_splits
-    from specdyn.figures.checkpoints import draw_lmc
+    from specdyn.figures.analyses import draw_lmc
 
     etas = _numbers(args.perturb, float, "--perturb") if args.perturb else ()
     splits = _numbers(args.splits, int, "--splits") if args.splits else ()

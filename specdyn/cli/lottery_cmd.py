@@ -33,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     trunk = open_checked_run(args.run_dir)  # not a run, or a damaged file: said before torch
     from specdyn.analyses.lottery import lottery_branches, same_design
     from specdyn.analyses.plans import LOTTERY_MATRIX
-    from specdyn.figures.checkpoints import lottery_figure
+    from specdyn.figures.analyses import lottery_figure
 
     resolve_device(args.device)
     run = execution(args)

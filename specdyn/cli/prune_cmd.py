@@ -23,7 +23,7 @@ def handle(args: argparse.Namespace) -> int:
 
     run = open_checked_run(args.run_dir)  # not a run, or a damaged file: said before torch
     from specdyn.analyses.prune_run import prune_run
-    from specdyn.figures.checkpoints import prune_figure
+    from specdyn.figures.analyses import prune_figure
 
     report = prune_run(args.run_dir, args.fraction, resolve_device(args.device), args.norm_batches)
     table = report.table[report.table["fraction"] == args.fraction]

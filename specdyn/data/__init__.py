@@ -28,6 +28,7 @@ from specdyn.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from specdyn.data.cache import CACHE_ROOT, cache_dir, dataset_root
+    from specdyn.data.catalog import DATASETS, SOURCES, Source
     from specdyn.data.chars import (
         BLANK,
         UNKNOWN,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from specdyn.data.librispeech import Utterance, list_utterances, read_audio, utterance_features
     from specdyn.data.mel import log_mel, mel_filterbank
     from specdyn.data.resampling import resample
-    from specdyn.data.sources import DATASETS, SOURCES, Source
     from specdyn.data.standins import (
         fashion_as_cifar,
         fashion_mnist_root,
@@ -101,9 +101,9 @@ __getattr__ = lazy_exports(
         "log_mel": "specdyn.data.mel",
         "mel_filterbank": "specdyn.data.mel",
         "resample": "specdyn.data.resampling",
-        "DATASETS": "specdyn.data.sources",
-        "SOURCES": "specdyn.data.sources",
-        "Source": "specdyn.data.sources",
+        "DATASETS": "specdyn.data.catalog",
+        "SOURCES": "specdyn.data.catalog",
+        "Source": "specdyn.data.catalog",
         "fashion_as_cifar": "specdyn.data.standins",
         "fashion_mnist_root": "specdyn.data.standins",
         "load_fashion_mnist": "specdyn.data.standins",

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from specdyn.data.catalog import DATASETS
 from specdyn.data.download import extract, fetch_source
 from specdyn.data.errors import DataError
-from specdyn.data.sources import DATASETS
 
 CACHE_ROOT = Path.home() / ".cache" / "specdyn"
 

@@ -16,8 +16,8 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from specdyn.data.catalog import SOURCES
 from specdyn.data.errors import DataError
-from specdyn.data.sources import SOURCES
 from specdyn.store.atomic import atomic_path
 
 _CHUNK = 1 << 20

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from specdyn.figures.checkpoints import PRUNE_STYLE, lmc_figure, lottery_figure, prune_figure
+from specdyn.figures.analyses import PRUNE_STYLE, lmc_figure, lottery_figure, prune_figure
 from specdyn.figures.plot import save
 from specdyn.store import layout
 from specdyn.store.reader import Run, open_run

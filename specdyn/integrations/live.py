@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from specdyn.checkpoints.auto_pairs import auto_pairs
-from specdyn.checkpoints.mapping import Hints, Spec, plan, read
-from specdyn.checkpoints.sources import MemorySource
+from specdyn.checkpoints.mapping import Hints, Spec, plan_matrices, read
+from specdyn.checkpoints.readers import MemorySource
 from specdyn.record import distributed
 from specdyn.record.custom import MetricFn, UserMetric, resolve_all
 from specdyn.record.loggers import LOGGED, logged_scalars
@@ -121,7 +121,7 @@ class LiveRecorder:
             self._recorder.finish()
 
     def _start(self, source: MemorySource) -> None:
-        self._specs = plan(source.tensors, self.hints, self.heads)
+        self._specs = plan_matrices(source.tensors, self.hints, self.heads)
         if isinstance(self.pairs, str):
             if self.pairs not in ("auto", "none"):
                 raise ValueError(f"pairs must be 'auto', 'none' or a list of Pair: {self.pairs!r}")

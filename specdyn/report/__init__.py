@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from specdyn.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from specdyn.report.inputs import open_runs, run_folders
     from specdyn.report.page import check_out, plotly_js, render, report_data, write_report
-    from specdyn.report.sources import open_runs, run_folders
 
 __getattr__ = lazy_exports(
     __name__,
@@ -23,8 +23,8 @@ __getattr__ = lazy_exports(
         "render": "specdyn.report.page",
         "report_data": "specdyn.report.page",
         "write_report": "specdyn.report.page",
-        "open_runs": "specdyn.report.sources",
-        "run_folders": "specdyn.report.sources",
+        "open_runs": "specdyn.report.inputs",
+        "run_folders": "specdyn.report.inputs",
     },
 )
 
