@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from specdyn import Run, open_run
-from specdyn.figures import CHOICES, compare_runs, error_label, figure_choices, plot_run
+from specdyn.figures import compare_runs, error_label, figure_choices, plot_run
 from specdyn.figures.panels import figure_matrix, figure_pair, heatmap_rows
 from specdyn.figures.plot import BASELINES, EXTRA, PANELS, save
 from specdyn.tasks import TASKS
@@ -55,8 +55,8 @@ def test_plot_run_writes_every_panel_and_the_row(tiny_task_run, tmp_path):
 
 
 def test_every_task_has_choices_that_name_what_its_tiny_run_recorded(tiny_task_run):
-    assert set(CHOICES) == set(TASKS)
     for task in TASKS:
+        assert TASKS[task].figures.matrix and TASKS[task].figures.pair, task
         run = open_run(tiny_task_run(task))
         choices = figure_choices(run.config)
         assert choices["matrix"] in run.matrices, task

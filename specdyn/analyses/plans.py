@@ -1,15 +1,13 @@
-"""Per-task settings of the experiments on checkpoints, in one table: epoch length (for
-"rewind to the end of epoch 4" and LMC split points) and the matrix single-matrix panels
-show. The tasks themselves stay untouched; a run is changed only through ``--set``.
+"""When the experiments on checkpoints act: epoch length (for "rewind to the end of epoch
+4" and LMC split points), from the task's facts (``Task.full_batch``) and the run's data
+section. A run is changed only through ``--set``.
 """
 
 from __future__ import annotations
 
 from specdyn.config.schema import RunConfig
+from specdyn.tasks.registry import TASKS
 
-FULL_BATCH = ("grokking",)  # one step is one epoch
-# task -> the matrix of Figure 10's single-layer panels (the paper: VGG's 3rd convolution)
-LOTTERY_MATRIX = {"vgg16-cifar10": "convs.2", "mlp-cifar10": "layers.1"}
 REWIND_EPOCH = 4  # Appendix A.8: rewind to the end of epoch 4
 PERTURB_EPOCH = 4  # Appendix A.10: perturb at the end of epoch 4
 
@@ -18,7 +16,8 @@ def epoch_steps(cfg: RunConfig) -> int:
     """Optimizer steps per epoch: 1 for full-batch tasks; train_size // batch_size when the
     data section names both; else the evaluation interval (the minibatch presets evaluate
     once per epoch)."""
-    if cfg.task in FULL_BATCH:
+    task = TASKS.get(cfg.task)
+    if task is not None and task.full_batch:
         return 1
     size, batch = getattr(cfg.data, "train_size", 0), getattr(cfg.data, "batch_size", 0)
     if size and batch:
@@ -32,3 +31,9 @@ def lmc_splits(cfg: RunConfig) -> tuple[int, ...]:
     e = epoch_steps(cfg)
     steps = [round(j * e / 5) for j in range(5)] + [k * e for k in range(1, 6)]
     return tuple(s for s in sorted(set(steps)) if s < cfg.train.steps)
+
+
+def lottery_matrix(task: str) -> str:
+    """The matrix of Figure 10's single-layer panels for ``task`` ("": none)."""
+    found = TASKS.get(task)
+    return found.lottery_matrix if found is not None else ""

@@ -6,7 +6,7 @@ kernel) for convolutions, (c_out, c_in * kernel) for transposed ones, the whole 
 matrix for attention's in_proj and an LSTM's gates. The final layer (classifier, decoder,
 unembedding) is the last weight in module order; it is never pruned, masked or perturbed
 (Appendix A.8, A.10). The language model's input embedding is not perturbed either
-(A.10): ``PERTURB_EXCLUDED`` names it per task.
+(A.10): the task names it (``Task.perturb_excluded``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from specdyn.spectral.matrices import canonical_name, is_weight, matrix_view
+from specdyn.tasks.registry import TASKS
 
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
-# task -> matrices besides the final layer that perturbation leaves alone (Appendix A.10)
-PERTURB_EXCLUDED: dict[str, tuple[str, ...]] = {"transformer-wikitext103": ("embed",)}
 
 
 @dataclass(frozen=True)
@@ -72,5 +70,6 @@ def inner_weights(model: nn.Module) -> list[Weight]:
 
 def perturbed_weights(model: nn.Module, task: str) -> list[Weight]:
     """Every weight but the final layer and the task's excluded ones (Appendix A.10)."""
-    excluded = PERTURB_EXCLUDED.get(task, ())
+    found = TASKS.get(task)
+    excluded = found.perturb_excluded if found is not None else ()
     return [w for w in inner_weights(model) if w.name not in excluded]

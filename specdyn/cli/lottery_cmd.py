@@ -32,7 +32,7 @@ def handle(args: argparse.Namespace) -> int:
 
     trunk = open_checked_run(args.run_dir)  # not a run, or a damaged file: said before torch
     from specdyn.analyses.lottery import lottery_branches, same_design
-    from specdyn.analyses.plans import LOTTERY_MATRIX
+    from specdyn.analyses.plans import lottery_matrix
     from specdyn.figures.analyses import lottery_figure
 
     resolve_device(args.device)
@@ -54,6 +54,6 @@ def handle(args: argparse.Namespace) -> int:
     train = branch.history[branch.history["split"] == "train"]
     print(f"final train loss {train['loss'].iloc[-1]:.4g}, error {train['error'].iloc[-1]:.4g}")
     siblings = [open_run(p) for p in same_design(path)]
-    matrix = LOTTERY_MATRIX.get(trunk.config.get("task", ""), "")
+    matrix = lottery_matrix(str(trunk.config.get("task", "")))
     print(lottery_figure(trunk, siblings, trunk.path / layout.FIGURES / "lottery.png", matrix))
     return 0

@@ -24,11 +24,11 @@ from pathlib import Path
 from specdyn.analyses import lmc
 from specdyn.analyses.lottery import lottery_branches
 from specdyn.analyses.plans import (
-    LOTTERY_MATRIX,
     PERTURB_EPOCH,
     REWIND_EPOCH,
     epoch_steps,
     lmc_splits,
+    lottery_matrix,
 )
 from specdyn.analyses.prune_run import prune_run
 from specdyn.analyses.runs import run_config
@@ -172,7 +172,7 @@ BRANCH_TARGETS: dict[str, Target] = {
         ("mlp-cifar10",),
         no_grid,
         (bc.magnitude_trains_better, bc.magnitude_keeps_final, bc.magnitude_keeps_trajectory),
-        lambda sweep, figure, path: draw_lottery(sweep, path, LOTTERY_MATRIX.get(sweep.task, "")),
+        lambda sweep, figure, path: draw_lottery(sweep, path, lottery_matrix(sweep.task)),
         trunk=checkpoint_trunk,
         branch=lottery_all,
         shrink=CHECKPOINT_CPU,

@@ -16,6 +16,22 @@ if TYPE_CHECKING:  # a task's presets and registry entry need no torch
 
 # split -> {"loss": float, "error": float, ...any extra scalars}
 Evaluation = dict[str, dict[str, float]]
+ConfigDict = Mapping[str, Any]  # a run's config.json
+Choice = str | Callable[[ConfigDict], str]
+
+
+@dataclass(frozen=True)
+class FigureChoices:
+    """What a task's figures show: the matrix of single-matrix panels (Fig. 2b) and the pair
+    of the alignment diagonal panel (Fig. 2d), each a name or a function of the run's
+    config.json when it depends on the depth ("": the first recorded one); ``rows``: a
+    regular expression choosing the effective-rank heatmap's rows ("": every matrix but
+    per-head blocks); ``error_label``: what the history's "error" is called."""
+
+    matrix: Choice = ""
+    pair: Choice = ""
+    rows: str = ""
+    error_label: str = "error"
 
 
 @dataclass
@@ -43,10 +59,20 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Task:
-    """A registry entry. ``build(config, device)`` returns the Experiment."""
+    """A registry entry. ``build(config, device)`` returns the Experiment.
+
+    The facts the experiments on checkpoints and the figures need, with their defaults:
+    figures: what the figures show; full_batch: one step is one epoch (else an epoch is
+    train_size // batch_size steps, or the evaluation interval); lottery_matrix: the matrix
+    of Figure 10's single-layer panels ("": none); perturb_excluded: matrices besides the
+    final layer that perturbation leaves alone (Appendix A.10)."""
 
     name: str
     description: str
     presets: Mapping[str, RunConfig[Any, Any]]
     default_preset: str
     build: Callable[[RunConfig[Any, Any], torch.device], Experiment]
+    figures: FigureChoices = FigureChoices()
+    full_batch: bool = False
+    lottery_matrix: str = ""
+    perturb_excluded: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import GrokkingData
 from specdyn.models.configs import GrokkingModel
-from specdyn.tasks.base import Evaluation, Experiment, Task
+from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:
     import torch
@@ -106,4 +106,7 @@ TASK = Task(
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # Fig. 2: the first attention matrix; embedding -> attention.
+    figures=FigureChoices("attn.in_proj_weight", "embed->attn.in_proj_weight"),
+    full_batch=True,
 )

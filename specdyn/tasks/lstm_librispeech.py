@@ -19,7 +19,7 @@ from specdyn.data.chars import VOCAB_SIZE, corpus_error_rate, decode_ids, greedy
 from specdyn.data.configs import TRAIN_SIZE, SpeechData
 from specdyn.errors import ConfigError
 from specdyn.models.configs import LSTMConfig
-from specdyn.tasks.base import Evaluation, Experiment, Task
+from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -125,10 +125,28 @@ TINY_DATA = SpeechData(source="synthetic", batch_size=8, train_utterances=32)
 TINY_MODEL = LSTMConfig(n_mels=8, hidden=8, n_layers=2, vocab_size=VOCAB_SIZE)
 PRESETS["tiny"] = _preset("tiny", TINY_MODEL, TINY_DATA, 3, 32, top_k=8, records=3)
 
+
+def _figure_layer(config: ConfigDict) -> int:
+    """The paper's 3rd of 4 layers: the one before the last (the first of one)."""
+    return max(int(config["model"]["n_layers"]) - 2, 0)
+
+
+def _figure_matrix(config: ConfigDict) -> str:
+    return f"lstm.weight_ih_l{_figure_layer(config)}.g"
+
+
+def _figure_pair(config: ConfigDict) -> str:
+    k, n = _figure_layer(config), int(config["model"]["n_layers"])
+    nxt = f"lstm.weight_ih_l{k + 1}.g" if k + 1 < n else "fc"
+    return f"{_figure_matrix(config)}->{nxt}"
+
+
 TASK = Task(
     name="lstm-librispeech",
     description="BiLSTM + CTC speech recognition on LibriSpeech (Appendix A.3): CER and WER",
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # the 3rd layer's g gate; 3rd -> 4th; heatmap: the g gates by depth, then fc.
+    figures=FigureChoices(_figure_matrix, _figure_pair, r"\.g$|^fc$", "CER"),
 )

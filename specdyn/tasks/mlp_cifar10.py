@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import RandomLabelData, steps_per_epoch
 from specdyn.models.configs import MLPConfig
-from specdyn.tasks.base import Experiment, Task
+from specdyn.tasks.base import Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:
     import torch
@@ -104,4 +104,7 @@ TASK = Task(
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # the middle of the network, as in Fig. 8.
+    figures=FigureChoices("layers.1", "layers.1->layers.2"),
+    lottery_matrix="layers.1",
 )

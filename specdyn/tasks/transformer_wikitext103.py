@@ -19,7 +19,7 @@ from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainCon
 from specdyn.data.configs import TextData
 from specdyn.errors import ConfigError
 from specdyn.models.configs import TransformerLMConfig
-from specdyn.tasks.base import Evaluation, Experiment, Task
+from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -127,10 +127,24 @@ TINY_MODEL = TransformerLMConfig(
 TINY_DATA = TextData(source="synthetic", batch_size=8, micro_batch=4, eval_chunks=8)
 PRESETS["tiny"] = _preset("tiny", TINY_MODEL, TINY_DATA, 12, 4, lr=1e-3, warmup=2, top_k=8)
 
+
+def _figure_mlp(config: ConfigDict) -> str:
+    """The MLP of the 8th of 12 layers (Fig. 3), at the same relative depth."""
+    n_layers = int(config["model"]["n_layers"])
+    return f"blocks.{max(round(n_layers * 8 / 12) - 1, 0)}.mlp"
+
+
 TASK = Task(
     name="transformer-wikitext103",
     description="Pythia-like Transformer LM on WikiText-103 (Appendix A.4), next-token error",
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # W1 of the 8th of 12 layers; W1 -> W2.
+    figures=FigureChoices(
+        lambda c: f"{_figure_mlp(c)}.fc_in",
+        lambda c: f"{_figure_mlp(c)}.fc_in->{_figure_mlp(c)}.fc_out",
+        error_label="next-token error",
+    ),
+    perturb_excluded=("embed",),  # Appendix A.10: nor the input embedding
 )

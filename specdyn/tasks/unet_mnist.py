@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import MNIST_TRAIN, DiffusionData, steps_per_epoch
 from specdyn.models.configs import UNetConfig
-from specdyn.tasks.base import Evaluation, Experiment, Task
+from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -165,4 +165,6 @@ TASK = Task(
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # the 3rd convolution; 3rd -> 4th at the 4th's centre.
+    figures=FigureChoices("conv3", "conv3->conv4", error_label="diffusion MSE"),
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import CifarData, steps_per_epoch
 from specdyn.models.configs import VGGConfig
-from specdyn.tasks.base import Experiment, Task
+from specdyn.tasks.base import Experiment, FigureChoices, Task
 
 if TYPE_CHECKING:
     import torch
@@ -105,4 +105,7 @@ TASK = Task(
     presets=PRESETS,
     default_preset="cpu",
     build=build,
+    # Appendix A.1: the 12th convolution; 11th -> 12th at the centre position.
+    figures=FigureChoices("convs.11", "convs.10->convs.11"),
+    lottery_matrix="convs.2",  # Figure 10: VGG's 3rd convolution
 )
