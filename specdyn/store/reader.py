@@ -79,6 +79,12 @@ class Run:
 
         return run_baseline(self, metric, matrix, step)
 
+    def has_step(self, step: int) -> bool:
+        """Whether ``step`` is fully written: its metrics and history rows, its spectra
+        file and its checkpoint (what a training run's final step leaves)."""
+        rows = self.metrics["step"].eq(step).any() and self.history["step"].eq(step).any()
+        return bool(rows) and step in self.steps and step in self.checkpoint_steps
+
     @cached_property
     def top_k(self) -> int:
         """Singular vectors kept per matrix at a recorded step: the run's ``record.top_k``

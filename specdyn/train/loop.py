@@ -85,8 +85,7 @@ def _finish(
     and rows, the artifacts. Each part is checked on disk and redone from the final model
     if missing, so a kill at any moment leaves a run that the same command completes."""
     steps, run = cfg.train.steps, open_run(state.writer.path)
-    recorded = run.metrics["step"].eq(steps).any() and run.history["step"].eq(steps).any()
-    if not (recorded and steps in run.steps and steps in run.checkpoint_steps):
+    if not run.has_step(steps):
         state.step = steps
         for call in final_calls:  # evaluation, record, checkpoint (the state is saved)
             call(state)
