@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from specdyn.cli.main import main
+from specdyn.reproduce.figure_targets import TARGETS, get_target
 from specdyn.reproduce.scales import CPU_OVERRIDES, weight_decays
-from specdyn.reproduce.targets import TARGETS, get_target
 from specdyn.tasks import get_preset
 from specdyn.tasks.registry import TASKS
 

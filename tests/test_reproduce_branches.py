@@ -12,7 +12,7 @@ from specdyn import open_sweep
 from specdyn.analyses.branching import read_spec
 from specdyn.cli.main import main
 from specdyn.reproduce.branch_targets import checkpoint_trunk, lmc_plan
-from specdyn.reproduce.targets import TARGETS
+from specdyn.reproduce.figure_targets import TARGETS
 from specdyn.store import layout, open_run
 from specdyn.tasks import get_preset
 

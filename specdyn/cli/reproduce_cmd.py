@@ -28,8 +28,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from specdyn.config.device import resolve_device
+    from specdyn.reproduce.figure_targets import get_target
     from specdyn.reproduce.run import reproduce_one
-    from specdyn.reproduce.targets import get_target
     from specdyn.store.atomic import check_path_name
     from specdyn.sweep.spec import expand, parse_seeds
 

@@ -1,9 +1,11 @@
 """What each reproducible figure needs: its tasks, its grid, its claims, how it is drawn.
 
 A target turns (task, scale, seeds) into a SweepSpec; the sweep's stores then feed the
-figure and the claims. Later figures (e.g. branch experiments) add an entry to TARGETS::
+figure and the claims. ``RUN_TARGETS`` holds the figures drawn from training runs; the
+experiments on checkpoints are in :mod:`specdyn.reproduce.branch_targets`, and
+:mod:`specdyn.reproduce.figure_targets` holds both. A new figure is one entry::
 
-    TARGETS["4"] = Target("4", PAPER_TASKS, grid=..., claims=(...), draw=...)
+    RUN_TARGETS["4"] = Target("4", PAPER_TASKS, grid=..., claims=(...), draw=...)
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _default_weight_decay(task: str, preset: str) -> str:
     return repr(get_preset(task, preset).optim.weight_decay)
 
 
-TARGETS: dict[str, Target] = {
+RUN_TARGETS: dict[str, Target] = {
     "2": Target(
         "2",
         ("grokking",),
@@ -110,10 +112,3 @@ TARGETS: dict[str, Target] = {
     "9": Target("9", PAPER_TASKS, no_grid, (c.top_vectors_settle_first,)),
     "14": Target("14", PAPER_TASKS, weight_decay_grid, (c.validation_holds, c.rank_decreases_with)),
 }
-
-
-def get_target(figure: str) -> Target:
-    if figure.removeprefix("figure-").removeprefix("fig") not in TARGETS:
-        known = ", ".join(TARGETS)
-        raise ConfigError(f"no reproduce target for figure '{figure}'; known: {known}")
-    return TARGETS[figure.removeprefix("figure-").removeprefix("fig")]
