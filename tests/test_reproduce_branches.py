@@ -77,12 +77,12 @@ def test_branch_trunks_keep_what_their_experiment_needs():
 
 def test_every_branch_target_gives_valid_trunks_at_every_scale():
     from specdyn.config import apply_overrides
-    from specdyn.config.validate import validate
     from specdyn.reproduce.branch_targets import BRANCH_TARGETS
+    from specdyn.tasks.checks import validate_run
     from specdyn.tasks.registry import TASKS
 
     for target in BRANCH_TARGETS.values():
         for task in target.allowed or TASKS:
             for scale in ("tiny", "cpu", "paper"):
                 spec = target.spec(task, scale, (0, 1))
-                validate(apply_overrides(get_preset(task, spec.preset or ""), spec.overrides))
+                validate_run(apply_overrides(get_preset(task, spec.preset or ""), spec.overrides))

@@ -10,9 +10,10 @@ import torch
 
 from specdyn.config import apply_overrides, fields_of
 from specdyn.config.rules import Items, Maybe, OneOf, Range, Text
-from specdyn.config.validate import RULES, validate
+from specdyn.config.validate import RULES
 from specdyn.errors import ConfigError
 from specdyn.tasks import TASKS, get_preset
+from specdyn.tasks.checks import validate_run
 from specdyn.train import train
 
 ALL_PRESETS = [(t.name, p) for t in TASKS.values() for p in t.presets]
@@ -21,14 +22,14 @@ ALL_PRESETS = [(t.name, p) for t in TASKS.values() for p in t.presets]
 @pytest.mark.parametrize(("task", "preset"), ALL_PRESETS)
 def test_every_preset_is_valid_and_every_field_has_a_rule(task, preset):
     cfg = get_preset(task, preset)
-    assert validate(cfg) is cfg
+    assert validate_run(cfg) is cfg
     unruled = [p for p in fields_of(cfg) if p.split(".")[-1] not in RULES]
     assert not unruled, f"add a rule to specdyn/config/validate.py for {unruled}"
 
 
 def _error(task: str, *sets: str, preset: str = "tiny") -> str:
     with pytest.raises(ConfigError) as info:
-        validate(apply_overrides(get_preset(task, preset), sets))
+        validate_run(apply_overrides(get_preset(task, preset), sets))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -131,16 +132,16 @@ def test_zero_means_what_each_field_documents():
         ["vector_dtype=bfloat16"],
         ["eval_every=20"],
     ):
-        validate(apply_overrides(cfg, sets))
-    validate(apply_overrides(get_preset("transformer-wikitext103", "tiny"), ["micro_batch=0"]))
+        validate_run(apply_overrides(cfg, sets))
+    validate_run(apply_overrides(get_preset("transformer-wikitext103", "tiny"), ["micro_batch=0"]))
     lstm = apply_overrides(get_preset("lstm-librispeech", "tiny"), ["source=standin"])
-    validate(apply_overrides(lstm, ["data_dir=/speech"]))  # the stand-in is synthesised there
+    validate_run(apply_overrides(lstm, ["data_dir=/speech"]))  # the stand-in is synthesised there
 
 
 def test_changes_checked_together_apply_in_any_order():
     cfg = get_preset("transformer-wikitext103", "tiny")  # d_model 16, 2 heads
     for sets in (["n_heads=3", "d_model=18"], ["d_model=18", "n_heads=3"]):
-        new = validate(apply_overrides(cfg, sets))
+        new = validate_run(apply_overrides(cfg, sets))
         assert (new.model.d_model, new.model.n_heads) == (18, 3)
     with pytest.raises(ConfigError, match="model.d_model"):
         apply_overrides(cfg, ["d_model=15"])  # the model's own check, now a ConfigError
@@ -156,7 +157,7 @@ def test_api_values_of_the_wrong_type_are_refused():
     ]
     for c in bad:
         with pytest.raises(ConfigError, match="must be of type"):
-            validate(c)
+            validate_run(c)
 
 
 def test_train_refuses_a_bad_config_before_writing(tmp_path):

@@ -41,7 +41,6 @@ from specdyn.analyses.runs import (
     same_task,
 )
 from specdyn.config.schema import RunConfig
-from specdyn.config.validate import validate
 from specdyn.errors import ConfigError, RunStoreError
 from specdyn.spectral.metrics import agreement_matrix
 from specdyn.store import layout
@@ -51,6 +50,7 @@ from specdyn.store.tables import Table, read_table
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.worker import DONE, Outcome
 from specdyn.tasks.base import Experiment
+from specdyn.tasks.checks import validate_run
 
 NAME = "lmc"
 BRANCH_SEED = 1000  # branch b trains with data_seed BRANCH_SEED + b, the same in every trunk
@@ -105,7 +105,7 @@ class EndpointPair:
 
 def check(design: Design) -> None:
     """ConfigError for a design that cannot run; nothing is written before this passes."""
-    validate(design.cfg)  # the --set values first: train.steps=-1 names itself
+    validate_run(design.cfg)  # the --set values first: train.steps=-1 names itself
     steps = design.cfg.train.steps
     if design.trunks < 1 or design.branches < 1:
         raise ConfigError("--trunks and --branches must be at least 1")
@@ -120,7 +120,7 @@ def check(design: Design) -> None:
     if not design.splits and not design.etas:
         raise ConfigError("a design needs split steps or perturbation sizes")
     for cfg, _ in trunk_points(design, Path()):  # every trunk as it will run
-        validate(cfg)
+        validate_run(cfg)
 
 
 def trunk_points(design: Design, root: Path) -> list[tuple[RunConfig, Path]]:

@@ -16,10 +16,10 @@ from specdyn.config.overrides import (
     set_value,
 )
 from specdyn.config.schema import RunConfig
-from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
 from specdyn.store.atomic import check_path_name
+from specdyn.tasks.checks import validate_run
 from specdyn.tasks.registry import get_preset
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not when it is parsed
@@ -94,4 +94,4 @@ def resolve(args: argparse.Namespace) -> RunConfig:
 
         resolve_all([*cfg.record.metrics, *args.metrics])
         cfg = replace_fields(cfg, {"record.metrics": (*cfg.record.metrics, *args.metrics)})
-    return validate(cfg)
+    return validate_run(cfg)

@@ -3,9 +3,10 @@
 ``RULES`` maps a field's name (the last part of its dotted path, so ``batch_size`` covers
 every task's ``data.batch_size``) to what it allows; every settable field of every task has
 one (a test checks; a field without one gets only the type check). ``CHECKS`` are the few
-rules that tie fields together. ``validate(cfg)`` raises ConfigError at the first
-violation, one line naming the key, the value and what is allowed. Values of the wrong
-type (an API caller's ``steps=10.5``) are refused as well.
+rules that tie fields together; the facts a task's data fixes are the task's own
+(:func:`specdyn.tasks.checks.validate_run` adds them). ``validate(cfg)`` raises
+ConfigError at the first violation, one line naming the key, the value and what is
+allowed. Values of the wrong type (an API caller's ``steps=10.5``) are refused as well.
 """
 
 from __future__ import annotations
@@ -151,18 +152,6 @@ def _check_type(path: str, value: Any, kind: Any) -> None:
 
 Values = Mapping[str, Any]
 
-# Sizes the data fix: CIFAR-10 and its stand-ins are 32x32x3 images in 10 classes, MNIST's
-# are 28x28x1, and the CTC alphabet has 30 symbols. (path, index or None, value)
-DATA_FACTS: dict[str, tuple[tuple[str, int | None, int], ...]] = {
-    "vgg16-cifar10": (("model.num_classes", None, 10), ("model.in_channels", None, 3)),
-    "mlp-cifar10": (("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),
-    "unet-mnist": (("model.in_channels", None, 1),),
-    "lstm-librispeech": (("model.vocab_size", None, 30),),
-}
-# The sources that read data.data_dir: the real data set's folder; the speech stand-in is
-# synthesised into it.
-DATA_DIR_SOURCES: dict[str, tuple[str, ...]] = {"lstm-librispeech": ("real", "standin")}
-
 
 def _get(values: Values, name: str) -> Any:
     """The value of the field called ``name`` in any section; None when there is none."""
@@ -287,30 +276,6 @@ def _count(n: int) -> str:
     return f"{n:,}" if len(digits) <= 15 else f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
 
 
-def _data_dir_is_read(task: str, values: Values) -> str | None:
-    folder, source = _get(values, "data_dir"), _get(values, "source")
-    readers = DATA_DIR_SOURCES.get(task, ("real",))
-    if folder and source not in readers:
-        return (
-            f"data.data_dir='{folder}' (--data-dir) is not read when data.source='{source}'; "
-            f"add --set source=real to train on the data set there, or drop --data-dir"
-        )
-    return None
-
-
-def _sizes_the_data_fix(task: str, values: Values) -> str | None:
-    for path, index, wanted in DATA_FACTS.get(task, ()):
-        value = values.get(path)
-        got = value if index is None or value is None else value[index]
-        if got is not None and got != wanted:
-            which = {None: "it", 0: "its first value", -1: "its last value"}[index]
-            return (
-                f"{path}={show(value)} is not allowed: {which} must be {wanted} "
-                f"(fixed by {task}'s data)"
-            )
-    return None
-
-
 CHECKS: tuple[Callable[[str, Values], str | None], ...] = (
     _heads_divide_width,
     _micro_batch_divides_batch,
@@ -320,6 +285,4 @@ CHECKS: tuple[Callable[[str, Values], str | None], ...] = (
     _noise_schedule_rises,
     _modular_table_fits,
     _both_splits_nonempty,
-    _data_dir_is_read,
-    _sizes_the_data_fix,
 )

@@ -16,9 +16,9 @@ from typing import Any
 
 from specdyn.config.overrides import apply_overrides, resolve_key, run_hash, set_value
 from specdyn.config.schema import RunConfig
-from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.store import layout
+from specdyn.tasks.checks import validate_run
 from specdyn.tasks.registry import get_preset
 
 BACKENDS = ("local", "ray")
@@ -128,7 +128,7 @@ def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:
             cfg = set_value(cfg, axis.path, raw)
         values = tuple((a.key, _json_value(_get(cfg, a.path))) for a in grid)
         for seed in spec.seeds:
-            seeded = validate(set_value(cfg, "seed", str(seed)))
+            seeded = validate_run(set_value(cfg, "seed", str(seed)))
             points.append(Point(seeded, sweep_dir / run_folder_name(seeded), values, seed))
     return points
 

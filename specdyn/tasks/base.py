@@ -65,7 +65,9 @@ class Task:
     figures: what the figures show; full_batch: one step is one epoch (else an epoch is
     train_size // batch_size steps, or the evaluation interval); lottery_matrix: the matrix
     of Figure 10's single-layer panels ("": none); perturb_excluded: matrices besides the
-    final layer that perturbation leaves alone (Appendix A.10)."""
+    final layer that perturbation leaves alone (Appendix A.10); data_facts: sizes the data
+    fixes, as (dotted path, index or None, value), e.g. ("model.num_classes", None, 10);
+    data_dir_sources: the data sources that read data.data_dir."""
 
     name: str
     description: str
@@ -76,3 +78,5 @@ class Task:
     full_batch: bool = False
     lottery_matrix: str = ""
     perturb_excluded: tuple[str, ...] = ()
+    data_facts: tuple[tuple[str, int | None, int], ...] = ()
+    data_dir_sources: tuple[str, ...] = ("real",)

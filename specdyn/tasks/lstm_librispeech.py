@@ -149,4 +149,6 @@ TASK = Task(
     build=build,
     # the 3rd layer's g gate; 3rd -> 4th; heatmap: the g gates by depth, then fc.
     figures=FigureChoices(_figure_matrix, _figure_pair, r"\.g$|^fc$", "CER"),
+    data_facts=(("model.vocab_size", None, 30),),  # the CTC alphabet
+    data_dir_sources=("real", "standin"),  # the stand-in speech is synthesised into it
 )

@@ -107,4 +107,5 @@ TASK = Task(
     # the middle of the network, as in Fig. 8.
     figures=FigureChoices("layers.1", "layers.1->layers.2"),
     lottery_matrix="layers.1",
+    data_facts=(("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),  # 32x32x3, 10
 )

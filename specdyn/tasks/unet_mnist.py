@@ -167,4 +167,5 @@ TASK = Task(
     build=build,
     # the 3rd convolution; 3rd -> 4th at the 4th's centre.
     figures=FigureChoices("conv3", "conv3->conv4", error_label="diffusion MSE"),
+    data_facts=(("model.in_channels", None, 1),),  # 28x28x1
 )

@@ -108,4 +108,5 @@ TASK = Task(
     # Appendix A.1: the 12th convolution; 11th -> 12th at the centre position.
     figures=FigureChoices("convs.11", "convs.10->convs.11"),
     lottery_matrix="convs.2",  # Figure 10: VGG's 3rd convolution
+    data_facts=(("model.num_classes", None, 10), ("model.in_channels", None, 3)),  # 32x32x3
 )

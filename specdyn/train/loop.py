@@ -10,7 +10,6 @@ import torch
 from tqdm import tqdm
 
 from specdyn.config.schema import RunConfig
-from specdyn.config.validate import validate
 from specdyn.errors import DivergedError, RunStoreError
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
@@ -21,6 +20,7 @@ from specdyn.store.verify import check_run_files
 from specdyn.store.writer import RunWriter
 from specdyn.tasks import registry
 from specdyn.tasks.base import Experiment
+from specdyn.tasks.checks import validate_run
 from specdyn.train import callbacks as cb
 from specdyn.train.branch import BranchStart
 from specdyn.train.denormals import flushed_denormals
@@ -45,7 +45,7 @@ def train(
     built, so a second process is refused at once), and the run ends with ``_finish``.
     ``branch``: start from another run's training state instead of step 0 (see BranchStart).
     """
-    validate(cfg)
+    validate_run(cfg)
     check_path_name(run_dir)  # before the task is built and any folder is made
     writer = RunWriter(run_dir) if run_dir.is_dir() else None
     with flushed_denormals():  # CPU steps stay fast late in a run (see train.denormals)
