@@ -245,7 +245,9 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--checkpoints", type=int, default=3)
     ap.add_argument("--shards", type=int, default=4)
-    ap.add_argument("--modes", default="values,vectors", help="values (--top-k 0), vectors (100)")
+    ap.add_argument(
+        "--modes", default="values,vectors", help="values (--top-k 0), vectors (100), or none"
+    )
     ap.add_argument("--ww-layers", type=int, default=2, help="decoder layers for WeightWatcher")
     ap.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "specdyn-llm")
     args = ap.parse_args()
@@ -261,7 +263,7 @@ def main() -> None:
     )
     args.root.mkdir(parents=True, exist_ok=True)
     series = write_series(args.root, args)
-    for mode in args.modes.split(","):
+    for mode in [m for m in args.modes.split(",") if m not in ("", "none")]:
         k = 0 if mode == "values" else 100
         out = args.root / f"run-{mode}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
