@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +33,6 @@ from specdyn.sweep.backends import Execution
 from specdyn.sweep.worker import DONE, FAILED, Outcome, is_finished
 from specdyn.train.branch import BranchStart
 from specdyn.train.loop import train
-
-KINDS = ("lottery", "lmc", "perturb")
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,9 @@ def prepare(parent: Run, spec: BranchSpec) -> tuple[RunConfig, Path]:
         if json.loads(saved.read_text()) | {"parent": description["parent"]} != description:
             raise RunStoreError(f"'{path}' holds a different branch ({saved.name} differs)")
     else:
-        if spec.kind == "lottery":
-            _write_mask(parent, spec, path / layout.MASK)
+        prepare_kind = KINDS[spec.kind].prepare
+        if prepare_kind is not None:
+            prepare_kind(parent, spec, path)
         write_json(saved, description)
     data_seed = cfg.data_seed if spec.data_seed is None else spec.data_seed
     train_cfg = dataclasses.replace(cfg.train, state_at=())
@@ -84,6 +83,7 @@ def prepare(parent: Run, spec: BranchSpec) -> tuple[RunConfig, Path]:
 def _check(parent: Run, spec: BranchSpec, cfg: RunConfig) -> None:
     if spec.kind not in KINDS:
         raise ConfigError(f"unknown branch kind '{spec.kind}'; known: {', '.join(KINDS)}")
+    kind = KINDS[spec.kind]
     if spec.step >= cfg.train.steps:
         raise ConfigError(
             f"step {spec.step} is not before the end of run '{parent.path}' "
@@ -96,12 +96,7 @@ def _check(parent: Run, spec: BranchSpec, cfg: RunConfig) -> None:
             "train the parent with --set state_at=STEP,...)"
         )
     parent.state(spec.step)  # readable and safe (weights_only) before anything is written
-    if spec.kind == "lottery":
-        if spec.mask not in ("magnitude", "random"):
-            raise ConfigError(f"mask must be 'magnitude' or 'random', got '{spec.mask}'")
-        masking.check_density(spec.density)
-    if spec.kind == "perturb":
-        check_eta(spec.eta)
+    kind.check(spec)
 
 
 def final_state(run: Run) -> dict[str, torch.Tensor]:
@@ -123,9 +118,10 @@ def lottery_masks(parent: Run, spec: BranchSpec) -> masking.Masks:
     return masks
 
 
-def _write_mask(parent: Run, spec: BranchSpec, target: Path) -> None:
+def _write_mask(parent: Run, spec: BranchSpec, path: Path) -> None:
     masks = lottery_masks(parent, spec)
-    write_atomic(target, lambda p: save_file({k: v.contiguous() for k, v in masks.items()}, p))
+    save = lambda p: save_file({k: v.contiguous() for k, v in masks.items()}, p)  # noqa: E731
+    write_atomic(path / layout.MASK, save)
 
 
 def read_spec(path: Path) -> BranchSpec:
@@ -139,22 +135,67 @@ def start_of(path: Path, cfg: RunConfig) -> BranchStart:
     """The BranchStart a prepared branch folder describes."""
     spec = read_spec(path)
     parent = open_run(path.parent.parent)  # PARENT/branches/<folder>
-    state = parent.state(spec.step)
-    if spec.kind == "lottery":
-        masks = load_file(path / layout.MASK)
-        return BranchStart(
-            state,
-            change=lambda m: masking.apply_masks(m, masks),
-            after_backward=lambda m: masking.mask_gradients(m, masks),
-            after_step=lambda m: masking.apply_masks(m, masks),
-        )
-    if spec.kind == "perturb":
-        noise = torch.Generator().manual_seed(spec.noise_seed)
-        return BranchStart(
-            state,
-            change=lambda m: perturb_model(m, perturbed_weights(m, cfg.task), spec.eta, noise),
-        )
+    return KINDS[spec.kind].start(path, spec, parent.state(spec.step), cfg)
+
+
+# --- the kinds: each checks its fields, writes what it needs, and says how it starts -----
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A branch kind. check(spec): ConfigError for a bad spec, before anything is written.
+    prepare(parent, spec, folder): what the branch needs besides branch.json (None:
+    nothing). start(folder, spec, state, cfg): the BranchStart from the parent's state."""
+
+    check: Callable[[BranchSpec], None]
+    prepare: Callable[[Run, BranchSpec, Path], None] | None
+    start: Callable[[Path, BranchSpec, dict, RunConfig], BranchStart]
+
+
+def _check_lottery(spec: BranchSpec) -> None:
+    if spec.mask not in ("magnitude", "random"):
+        raise ConfigError(f"mask must be 'magnitude' or 'random', got '{spec.mask}'")
+    masking.check_density(spec.density)
+
+
+def _start_lottery(path: Path, spec: BranchSpec, state: dict, cfg: RunConfig) -> BranchStart:
+    masks = load_file(path / layout.MASK)
+    return BranchStart(
+        state,
+        change=lambda m: masking.apply_masks(m, masks),
+        after_backward=lambda m: masking.mask_gradients(m, masks),
+        after_step=lambda m: masking.apply_masks(m, masks),
+    )
+
+
+def _check_perturb(spec: BranchSpec) -> None:
+    check_eta(spec.eta)
+
+
+def _start_perturb(path: Path, spec: BranchSpec, state: dict, cfg: RunConfig) -> BranchStart:
+    noise = torch.Generator().manual_seed(spec.noise_seed)
+    return BranchStart(
+        state,
+        change=lambda m: perturb_model(m, perturbed_weights(m, cfg.task), spec.eta, noise),
+    )
+
+
+def _no_check(spec: BranchSpec) -> None:
+    return None
+
+
+def _start_plain(path: Path, spec: BranchSpec, state: dict, cfg: RunConfig) -> BranchStart:
     return BranchStart(state)
+
+
+# A plain dict, filled here where the kinds are defined: a new kind is its functions and one
+# entry. BranchSpec keeps every kind's fields, since a branch folder is named by a hash of
+# all of them (renaming the fields would rename existing branches).
+KINDS: dict[str, Kind] = {
+    "lottery": Kind(_check_lottery, _write_mask, _start_lottery),
+    "lmc": Kind(_no_check, None, _start_plain),
+    "perturb": Kind(_check_perturb, None, _start_perturb),
+}
 
 
 def train_point(cfg: RunConfig, path: Path, device: torch.device, progress: bool = False) -> Path:
