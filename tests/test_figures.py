@@ -97,3 +97,22 @@ def test_a_run_of_an_unknown_task_falls_back_to_what_it_recorded(tiny_run, tmp_p
     assert figure_matrix(run) == run.matrices[0] and figure_pair(run) == run.pairs[0]
     assert not any(r.endswith((".h0", ".h1")) for r in heatmap_rows(run))
     assert _draws(run, ["singular_values", "alignment", "error"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("keys", "figures"),
+    [
+        ((), ["3", "5", "9"]),
+        (("weight_decay",), ["6", "7", "14"]),
+        (("optim.weight_decay", "lr"), ["6", "7", "14"]),
+        (("labels",), ["8"]),
+        (("lr",), ["2", "14"]),
+    ],
+)
+def test_sweep_figures_chosen_by_the_first_grid_key(keys, figures):
+    from types import SimpleNamespace
+
+    from specdyn.figures.sweeps import FIGURES, figures_for
+
+    assert figures_for(SimpleNamespace(grid_keys=list(keys))) == figures
+    assert set(figures) <= set(FIGURES)

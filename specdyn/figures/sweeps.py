@@ -8,6 +8,7 @@ across the grid instead. ``plot_sweep`` draws the figures that fit the sweep's g
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,8 @@ def _val_error(ax: Axes, runs: Sequence[Run]) -> None:
     sp.error_panel(ax, runs, splits[:1])
 
 
-# figure -> (title, its columns)
-PANELS: dict[str, tuple[str, tuple[SeedPanel, ...]]] = {
+# figure -> (title, its columns): the figures of one row of seed-averaged panels per grid value
+_COLUMNS: dict[str, tuple[str, tuple[SeedPanel, ...]]] = {
     "2": (
         "Figure 2: error, SVs, effective rank, alignment",
         (sp.error_panel, sp.singular_values_panel, sp.effective_rank_panel, sp.alignment_panel),
@@ -83,9 +84,19 @@ def draw(sweep: Sweep, figure: str, out_path: Path, key: str | None = None) -> P
 
 def figure_of(sweep: Sweep, figure: str, key: str | None = None) -> Figure:
     """Figure ``figure`` ("2", "3", ..., "14") of ``sweep``, drawn, not yet written."""
-    if figure == "14":
-        return summary_figure(sweep, key)
-    title, columns = PANELS[figure]
+    if figure not in FIGURES:
+        raise ValueError(f"no sweep figure '{figure}'; known: {', '.join(FIGURES)}")
+    return FIGURES[figure].draw(sweep, key)
+
+
+def _panel_figure(figure: str) -> Callable[[Sweep, str | None], Figure]:
+    return lambda sweep, key: panel_figure(sweep, *_COLUMNS[figure], key)
+
+
+def panel_figure(
+    sweep: Sweep, title: str, columns: Sequence[SeedPanel], key: str | None = None
+) -> Figure:
+    """One row of ``columns`` (seed-averaged panels) per value of the grid ``key``."""
     rows = groups(sweep, key)
     if not rows:
         raise ValueError(f"sweep '{sweep.path}' has no finished point to draw")
@@ -144,17 +155,37 @@ def summary_figure(sweep: Sweep, key: str | None = None) -> Figure:
     return fig
 
 
+@dataclass(frozen=True)
+class SweepFigure:
+    """A figure drawn from a sweep. draw(sweep, grid key or None) -> the Figure. fits: the
+    first grid keys it is drawn for ("" a sweep of seeds only; "*" a grid no other
+    figure names)."""
+
+    draw: Callable[[Sweep, str | None], Figure]
+    fits: tuple[str, ...]
+
+
+_WEIGHT_DECAY = ("weight_decay", "optim.weight_decay")
+# A plain dict, filled here: a new sweep figure is its drawing function and one entry (its
+# claims and the runs it needs are its reproduce target, specdyn/reproduce/targets.py).
+FIGURES: dict[str, SweepFigure] = {
+    "2": SweepFigure(_panel_figure("2"), ("*",)),
+    "3": SweepFigure(_panel_figure("3"), ("",)),
+    "5": SweepFigure(_panel_figure("5"), ("",)),
+    "6": SweepFigure(_panel_figure("6"), _WEIGHT_DECAY),
+    "7": SweepFigure(_panel_figure("7"), _WEIGHT_DECAY),
+    "8": SweepFigure(_panel_figure("8"), ("labels", "data.labels")),
+    "9": SweepFigure(_panel_figure("9"), ("",)),
+    "14": SweepFigure(summary_figure, (*_WEIGHT_DECAY, "*")),
+}
+
+
 def figures_for(sweep: Sweep) -> list[str]:
-    """The figures that fit a sweep: weight decay -> 6, 7, 14; labels -> 8; any other
-    grid -> 2, 14; seeds only -> 3, 5, 9."""
-    keys = sweep.grid_keys
-    if not keys:
-        return ["3", "5", "9"]
-    if keys[0] in ("weight_decay", "optim.weight_decay"):
-        return ["6", "7", "14"]
-    if keys[0] in ("labels", "data.labels"):
-        return ["8"]
-    return ["2", "14"]
+    """The figures that fit a sweep, by its first grid key: weight decay -> 6, 7, 14;
+    labels -> 8; any other grid -> 2, 14; seeds only -> 3, 5, 9."""
+    key = sweep.grid_keys[0] if sweep.grid_keys else ""
+    named = [n for n, f in FIGURES.items() if key in f.fits]
+    return named or [n for n, f in FIGURES.items() if key and "*" in f.fits]
 
 
 def plot_sweep(sweep: Sweep, out_dir: Path | None = None) -> list[Path]:
