@@ -68,7 +68,7 @@ def test_a_run_another_figure_finished_is_copied_not_trained(reproduced, tmp_pat
 
 def test_every_target_makes_a_valid_sweep_for_its_tasks_at_every_scale():
     for target in TARGETS.values():
-        for task in target.allowed or (*target.tasks, "grokking", "mlp-cifar10"):
+        for task in target.allowed() or (*target.tasks, "grokking", "mlp-cifar10"):
             for scale in ("cpu", "paper"):
                 spec = target.spec(task, scale, (0, 1, 2))
                 assert spec.preset in TASKS[task].presets

@@ -82,7 +82,7 @@ def test_every_branch_target_gives_valid_trunks_at_every_scale():
     from specdyn.tasks.registry import TASKS
 
     for target in BRANCH_TARGETS.values():
-        for task in target.allowed or TASKS:
+        for task in target.allowed() or TASKS:
             for scale in ("tiny", "cpu", "paper"):
                 spec = target.spec(task, scale, (0, 1))
                 validate_run(apply_overrides(get_preset(task, spec.preset or ""), spec.overrides))

@@ -44,8 +44,6 @@ from specdyn.sweep.results import Sweep
 from specdyn.sweep.worker import DONE
 from specdyn.tasks.registry import get_preset
 
-MINIBATCH_TASKS = ("mlp-cifar10", "vgg16-cifar10", "unet-mnist", "lstm-librispeech",
-                   "transformer-wikitext103")  # fmt: skip
 # --scale cpu: how the trunks are shrunk (tasks not named take scales.CPU_OVERRIDES)
 CHECKPOINT_CPU: dict[str, tuple[str, ...]] = {
     "mlp-cifar10": ("steps=780",)
@@ -151,15 +149,14 @@ def lmc_step(kinds: tuple[str, ...]) -> Callable[[Sweep, str, Execution], int]:
 
 def _lmc(figure: str, kind: str, claims: tuple) -> BranchTarget:
     return BranchTarget(
-        figure, ("vgg16-cifar10",), no_grid, claims, draw_lmc_kind(kind),
-        allowed=MINIBATCH_TASKS, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=LMC_CPU,
+        figure, no_grid, claims, draw_lmc_kind(kind),
+        minibatch_only=True, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=LMC_CPU,
     )  # fmt: skip
 
 
 BRANCH_TARGETS: dict[str, Target] = {
     "4": BranchTarget(
         "4",
-        ("mlp-cifar10",),
         no_grid,
         (bc.top_half_keeps, bc.bottom_half_loses, bc.pruning_gap_grows),
         draw_prune,
@@ -169,7 +166,6 @@ BRANCH_TARGETS: dict[str, Target] = {
     ),  # fmt: skip
     "10": BranchTarget(
         "10",
-        ("mlp-cifar10",),
         no_grid,
         (bc.magnitude_trains_better, bc.magnitude_keeps_final, bc.magnitude_keeps_trajectory),
         lambda sweep, figure, path: draw_lottery(sweep, path, lottery_matrix(sweep.task)),
@@ -182,7 +178,6 @@ BRANCH_TARGETS: dict[str, Target] = {
     "13": _lmc("13", "perturb", (bc.perturb_barrier_rises, bc.perturb_agreement_falls)),
     "14-pruned": BranchTarget(
         "14-pruned",
-        ("mlp-cifar10",),
         weight_decay_grid,
         (bc.pruned_gap_closes,),
         draw_pruned_wd,

@@ -5,7 +5,9 @@ figure and the claims. ``RUN_TARGETS`` holds the figures drawn from training run
 experiments on checkpoints are in :mod:`specdyn.reproduce.branch_targets`, and
 :mod:`specdyn.reproduce.figure_targets` holds both. A new figure is one entry::
 
-    RUN_TARGETS["4"] = Target("4", PAPER_TASKS, grid=..., claims=(...), draw=...)
+    RUN_TARGETS["4"] = Target("4", grid=..., claims=(...), draw=...)
+
+The tasks a figure is drawn for by default are those that list it (``Task.paper_figures``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from specdyn.sweep.results import Sweep
 from specdyn.sweep.spec import SweepSpec
 
 Grid = tuple[tuple[str, tuple[str, ...]], ...]
-PAPER_TASKS = ("vgg16-cifar10", "unet-mnist", "lstm-librispeech", "transformer-wikitext103")
-# the preset that is "the paper's" for a task when no other is named
-PAPER_PRESETS = {"grokking": "paper-grok"}
 
 
 def no_grid(task: str) -> Grid:
@@ -38,19 +37,36 @@ def weight_decay_grid(task: str) -> Grid:
 
 @dataclass(frozen=True)
 class Target:
-    """figure: its number. tasks: the paper's panels (the default of --task). grid(task):
-    what is swept besides seeds. claims: functions Sweep -> Claim. draw(sweep, figure,
-    path): the figure (default: specdyn.figures.sweeps.draw). allowed: tasks it supports
-    (empty: any). full_cpu: at --scale cpu, run the tasks' cpu presets as they are, not
-    shrunk (for a figure with few points)."""
+    """figure: its number. grid(task): what is swept besides seeds. claims: functions
+    Sweep -> Claim. draw(sweep, figure, path): the figure (default:
+    specdyn.figures.sweeps.draw). only_paper_tasks: drawn only for the tasks that list it;
+    minibatch_only: not for full-batch tasks. full_cpu: at --scale cpu, run the tasks' cpu
+    presets as they are, not shrunk (for a figure with few points)."""
 
     figure: str
-    tasks: tuple[str, ...]
     grid: Callable[[str], Grid]
     claims: tuple[Callable[[Sweep], c.Claim], ...]
     draw: Callable[[Sweep, str, Path], Path] = draw_sweep_figure
-    allowed: tuple[str, ...] = ()
+    only_paper_tasks: bool = False
+    minibatch_only: bool = False
     full_cpu: bool = False
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks the paper draws this figure for (the default of --task)."""
+        from specdyn.tasks.registry import TASKS
+
+        return tuple(name for name, t in TASKS.items() if self.figure in t.paper_figures)
+
+    def allowed(self) -> tuple[str, ...]:
+        """The tasks this figure can be drawn for; () for any."""
+        from specdyn.tasks.registry import TASKS
+
+        if self.only_paper_tasks:
+            return self.tasks
+        if self.minibatch_only:
+            return tuple(name for name, t in TASKS.items() if not t.full_batch)
+        return ()
 
     def spec(
         self,
@@ -61,9 +77,10 @@ class Target:
         workers: int | None = None,
         address: str | None = None,
     ) -> SweepSpec:
-        if self.allowed and task not in self.allowed:
-            raise ConfigError(f"figure {self.figure} is drawn for {', '.join(self.allowed)}")
-        preset, shrunk = preset_and_overrides(task, scale, PAPER_PRESETS.get(task, "paper"))
+        allowed = self.allowed()
+        if allowed and task not in allowed:
+            raise ConfigError(f"figure {self.figure} is drawn for {', '.join(allowed)}")
+        preset, shrunk = preset_and_overrides(task, scale, _paper_preset(task))
         overrides = self.overrides(task, scale, preset, shrunk)
         grid = self.grid(task)
         if not grid and len(seeds) < 2:
@@ -82,6 +99,12 @@ class Target:
         return 0
 
 
+def _paper_preset(task: str) -> str:
+    from specdyn.tasks.registry import get_task
+
+    return get_task(task).paper_preset
+
+
 def _default_weight_decay(task: str, preset: str) -> str:
     """A one-point grid for a one-seed run of a seeds-only figure."""
     from specdyn.tasks.registry import get_preset
@@ -92,23 +115,21 @@ def _default_weight_decay(task: str, preset: str) -> str:
 RUN_TARGETS: dict[str, Target] = {
     "2": Target(
         "2",
-        ("grokking",),
         lambda task: (("weight_decay", ("0", "1")),),
         (c.weight_decay_groks,),
-        allowed=("grokking",),
+        only_paper_tasks=True,
     ),
-    "3": Target("3", PAPER_TASKS, no_grid, (c.rank_falls,)),
-    "5": Target("5", PAPER_TASKS, no_grid, (c.alignment_develops,)),
-    "6": Target("6", PAPER_TASKS, weight_decay_grid, (c.rank_decreases_with, c.validation_holds)),
-    "7": Target("7", PAPER_TASKS, weight_decay_grid, (c.alignment_grows_with,)),
+    "3": Target("3", no_grid, (c.rank_falls,)),
+    "5": Target("5", no_grid, (c.alignment_develops,)),
+    "6": Target("6", weight_decay_grid, (c.rank_decreases_with, c.validation_holds)),
+    "7": Target("7", weight_decay_grid, (c.alignment_grows_with,)),
     "8": Target(
         "8",
-        ("mlp-cifar10",),
         lambda task: (("labels", ("true", "random")),),
         (c.true_labels_lower_rank, c.both_fit_training),
-        allowed=("mlp-cifar10",),
+        only_paper_tasks=True,
         full_cpu=True,  # 2 x 3 runs of the cpu preset fit in 20 minutes
     ),
-    "9": Target("9", PAPER_TASKS, no_grid, (c.top_vectors_settle_first,)),
-    "14": Target("14", PAPER_TASKS, weight_decay_grid, (c.validation_holds, c.rank_decreases_with)),
+    "9": Target("9", no_grid, (c.top_vectors_settle_first,)),
+    "14": Target("14", weight_decay_grid, (c.validation_holds, c.rank_decreases_with)),
 }

@@ -67,7 +67,9 @@ class Task:
     of Figure 10's single-layer panels ("": none); perturb_excluded: matrices besides the
     final layer that perturbation leaves alone (Appendix A.10); data_facts: sizes the data
     fixes, as (dotted path, index or None, value), e.g. ("model.num_classes", None, 10);
-    data_dir_sources: the data sources that read data.data_dir."""
+    data_dir_sources: the data sources that read data.data_dir; paper_preset: the preset that
+    is the paper's (``reproduce --scale paper``); paper_figures: the figures the paper draws
+    for this task, which ``specdyn reproduce FIGURE`` runs it for by default."""
 
     name: str
     description: str
@@ -80,3 +82,5 @@ class Task:
     perturb_excluded: tuple[str, ...] = ()
     data_facts: tuple[tuple[str, int | None, int], ...] = ()
     data_dir_sources: tuple[str, ...] = ("real",)
+    paper_preset: str = "paper"
+    paper_figures: tuple[str, ...] = ()

@@ -109,4 +109,6 @@ TASK = Task(
     # Fig. 2: the first attention matrix; embedding -> attention.
     figures=FigureChoices("attn.in_proj_weight", "embed->attn.in_proj_weight"),
     full_batch=True,
+    paper_preset="paper-grok",
+    paper_figures=("2",),
 )

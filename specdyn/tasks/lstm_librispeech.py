@@ -151,4 +151,5 @@ TASK = Task(
     figures=FigureChoices(_figure_matrix, _figure_pair, r"\.g$|^fc$", "CER"),
     data_facts=(("model.vocab_size", None, 30),),  # the CTC alphabet
     data_dir_sources=("real", "standin"),  # the stand-in speech is synthesised into it
+    paper_figures=("3", "5", "6", "7", "9", "14"),
 )

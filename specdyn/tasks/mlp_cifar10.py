@@ -108,4 +108,5 @@ TASK = Task(
     figures=FigureChoices("layers.1", "layers.1->layers.2"),
     lottery_matrix="layers.1",
     data_facts=(("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),  # 32x32x3, 10
+    paper_figures=("8", "4", "10", "14-pruned"),
 )

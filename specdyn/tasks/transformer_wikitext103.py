@@ -147,4 +147,5 @@ TASK = Task(
         error_label="next-token error",
     ),
     perturb_excluded=("embed",),  # Appendix A.10: nor the input embedding
+    paper_figures=("3", "5", "6", "7", "9", "14"),
 )

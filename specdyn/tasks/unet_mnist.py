@@ -168,4 +168,5 @@ TASK = Task(
     # the 3rd convolution; 3rd -> 4th at the 4th's centre.
     figures=FigureChoices("conv3", "conv3->conv4", error_label="diffusion MSE"),
     data_facts=(("model.in_channels", None, 1),),  # 28x28x1
+    paper_figures=("3", "5", "6", "7", "9", "14"),
 )

@@ -109,4 +109,5 @@ TASK = Task(
     figures=FigureChoices("convs.11", "convs.10->convs.11"),
     lottery_matrix="convs.2",  # Figure 10: VGG's 3rd convolution
     data_facts=(("model.num_classes", None, 10), ("model.in_channels", None, 3)),  # 32x32x3
+    paper_figures=("3", "5", "6", "7", "9", "14", "11", "12", "13"),
 )
