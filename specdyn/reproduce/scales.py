@@ -55,11 +55,14 @@ CPU_OVERRIDES: dict[str, tuple[str, ...]] = {
 # tasks large ones (decoupled decay). The MLP trains with SGD like VGG, so it takes VGG's.
 SGD_WEIGHT_DECAYS = ("0", "0.001", "0.01", "0.1")
 ADAMW_WEIGHT_DECAYS = ("0", "0.1", "1", "10")
-SGD_TASKS = ("vgg16-cifar10", "mlp-cifar10")
 
 
 def weight_decays(task: str) -> tuple[str, ...]:
-    return SGD_WEIGHT_DECAYS if task in SGD_TASKS else ADAMW_WEIGHT_DECAYS
+    """The grid of ``task``, by the optimizer of its cpu preset (SGD or AdamW)."""
+    from specdyn.tasks.registry import get_preset
+
+    sgd = get_preset(task, "cpu").optim.name == "sgd"
+    return SGD_WEIGHT_DECAYS if sgd else ADAMW_WEIGHT_DECAYS
 
 
 def preset_and_overrides(
