@@ -16,7 +16,6 @@ another data order are the same run: the LMC figures are refused for it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,23 +35,24 @@ from specdyn.config.overrides import apply_overrides
 from specdyn.config.schema import RunConfig
 from specdyn.figures.branch_sweeps import draw_lmc_kind, draw_lottery, draw_prune, draw_pruned_wd
 from specdyn.reproduce import branch_claims as bc
-from specdyn.reproduce.scales import CPU_OVERRIDES
 from specdyn.reproduce.targets import Target, no_grid, weight_decay_grid
 from specdyn.store.reader import open_run
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import Sweep
 from specdyn.sweep.worker import DONE
-from specdyn.tasks.registry import get_preset
+from specdyn.tasks.base import Task
+from specdyn.tasks.registry import get_preset, get_task
 
-# --scale cpu: how the trunks are shrunk (tasks not named take scales.CPU_OVERRIDES)
-CHECKPOINT_CPU: dict[str, tuple[str, ...]] = {
-    "mlp-cifar10": ("steps=780",)
-}  # 20 epochs of 39 steps
-LMC_CPU: dict[str, tuple[str, ...]] = {
-    "mlp-cifar10": ("steps=195",)
-}  # 5 epochs: the last split is at epoch 3
 ETAS = {"paper": (0.0, 0.1, 0.25, 0.5, 1.0, 2.5), "cpu": (0.0, 0.5, 1.0, 2.5), "tiny": (0.0, 2.5)}
 DENSITY = 0.05
+
+
+def _checkpoint_scale(task: Task) -> tuple[str, ...] | None:
+    return task.checkpoint_trunk_scale
+
+
+def _lmc_scale(task: Task) -> tuple[str, ...] | None:
+    return task.lmc_trunk_scale
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,17 @@ class BranchTarget(Target):
 
     trunk: Callable[[RunConfig, str], tuple[str, ...]] = lambda cfg, scale: ()
     branch: Callable[[Sweep, str, Execution], int] = lambda sweep, scale, run: 0
-    shrink: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    shrink: Callable[[Task], tuple[str, ...] | None] = lambda task: None
 
     def overrides(
         self, task: str, scale: str, preset: str, shrunk: tuple[str, ...]
     ) -> tuple[str, ...]:
-        """The cpu scale is ``shrink`` (else scales.CPU_OVERRIDES), then what the trunks
-        of the experiment need."""
-        cut = self.shrink.get(task, CPU_OVERRIDES.get(task, ())) if scale == "cpu" else ()
+        """The cpu scale is the task's trunk ``shrink`` (else its cpu_scale), then what the
+        trunks of the experiment need."""
+        cut: tuple[str, ...] = ()
+        if scale == "cpu":
+            found = get_task(task)
+            cut = self.shrink(found) or found.cpu_scale
         cfg = apply_overrides(get_preset(task, preset), cut)
         return (*cut, *self.trunk(cfg, scale))
 
@@ -150,7 +153,7 @@ def lmc_step(kinds: tuple[str, ...]) -> Callable[[Sweep, str, Execution], int]:
 def _lmc(figure: str, kind: str, claims: tuple) -> BranchTarget:
     return BranchTarget(
         figure, no_grid, claims, draw_lmc_kind(kind),
-        minibatch_only=True, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=LMC_CPU,
+        minibatch_only=True, trunk=lmc_trunk, branch=lmc_step((kind,)), shrink=_lmc_scale,
     )  # fmt: skip
 
 
@@ -162,7 +165,7 @@ BRANCH_TARGETS: dict[str, Target] = {
         draw_prune,
         trunk=checkpoint_trunk,
         branch=prune_all,
-        shrink=CHECKPOINT_CPU,
+        shrink=_checkpoint_scale,
     ),  # fmt: skip
     "10": BranchTarget(
         "10",
@@ -171,7 +174,7 @@ BRANCH_TARGETS: dict[str, Target] = {
         lambda sweep, figure, path: draw_lottery(sweep, path, lottery_matrix(sweep.task)),
         trunk=checkpoint_trunk,
         branch=lottery_all,
-        shrink=CHECKPOINT_CPU,
+        shrink=_checkpoint_scale,
     ),  # fmt: skip
     "11": _lmc("11", "same", (bc.barrier_falls, bc.agreement_rises)),
     "12": _lmc("12", "cross", (bc.cross_barrier_high, bc.cross_agreement_low)),
@@ -183,6 +186,6 @@ BRANCH_TARGETS: dict[str, Target] = {
         draw_pruned_wd,
         trunk=checkpoint_trunk,
         branch=prune_all,
-        shrink=CHECKPOINT_CPU,
+        shrink=_checkpoint_scale,
     ),  # fmt: skip
 }

@@ -69,7 +69,11 @@ class Task:
     fixes, as (dotted path, index or None, value), e.g. ("model.num_classes", None, 10);
     data_dir_sources: the data sources that read data.data_dir; paper_preset: the preset that
     is the paper's (``reproduce --scale paper``); paper_figures: the figures the paper draws
-    for this task, which ``specdyn reproduce FIGURE`` runs it for by default."""
+    for this task, which ``specdyn reproduce FIGURE`` runs it for by default; cpu_scale: the
+    ``--set`` overrides that ``reproduce --scale cpu`` applies to the cpu preset, so that 3
+    seeds of a grid point fit in minutes; checkpoint_trunk_scale / lmc_trunk_scale: the
+    same for the trunks of the experiments on checkpoints (Figures 4, 10, 14-pruned / 11-13;
+    None: cpu_scale)."""
 
     name: str
     description: str
@@ -84,3 +88,6 @@ class Task:
     data_dir_sources: tuple[str, ...] = ("real",)
     paper_preset: str = "paper"
     paper_figures: tuple[str, ...] = ()
+    cpu_scale: tuple[str, ...] = ()
+    checkpoint_trunk_scale: tuple[str, ...] | None = None
+    lmc_trunk_scale: tuple[str, ...] | None = None

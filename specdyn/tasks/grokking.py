@@ -111,4 +111,6 @@ TASK = Task(
     full_batch=True,
     paper_preset="paper-grok",
     paper_figures=("2",),
+    # 3,000 -> 1,200 steps, recorded and evaluated every 50
+    cpu_scale=("steps=1200", "every=50", "eval_every=50", "state_every=200"),
 )

@@ -109,4 +109,8 @@ TASK = Task(
     lottery_matrix="layers.1",
     data_facts=(("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),  # 32x32x3, 10
     paper_figures=("8", "4", "10", "14-pruned"),
+    # 300 -> 200 epochs (7,800 steps), evaluated every 2 epochs
+    cpu_scale=("steps=7800", "every=390", "eval_every=78", "state_every=390"),
+    checkpoint_trunk_scale=("steps=780",),  # 20 epochs of 39 steps
+    lmc_trunk_scale=("steps=195",),  # 5 epochs: the last split is at epoch 3
 )

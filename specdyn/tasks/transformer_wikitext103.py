@@ -148,4 +148,6 @@ TASK = Task(
     ),
     perturb_excluded=("embed",),  # Appendix A.10: nor the input embedding
     paper_figures=("3", "5", "6", "7", "9", "14"),
+    # 1,500 -> 350 steps, warmup 100 -> 50
+    cpu_scale=("steps=350", "warmup_steps=50", "every=25", "eval_every=25", "state_every=50"),
 )

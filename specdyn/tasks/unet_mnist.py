@@ -169,4 +169,5 @@ TASK = Task(
     figures=FigureChoices("conv3", "conv3->conv4", error_label="diffusion MSE"),
     data_facts=(("model.in_channels", None, 1),),  # 28x28x1
     paper_figures=("3", "5", "6", "7", "9", "14"),
+    cpu_scale=("steps=600", "every=50", "eval_every=100", "state_every=100"),  # 1,984 -> 600
 )

@@ -110,4 +110,12 @@ TASK = Task(
     lottery_matrix="convs.2",  # Figure 10: VGG's 3rd convolution
     data_facts=(("model.num_classes", None, 10), ("model.in_channels", None, 3)),  # 32x32x3
     paper_figures=("3", "5", "6", "7", "9", "14", "11", "12", "13"),
+    # 20 -> 6 epochs (234 steps), lr drops at the same fractions
+    cpu_scale=(
+        "steps=234",
+        "milestones=117,176,222",
+        "every=39",
+        "eval_every=39",
+        "state_every=78",
+    ),
 )
