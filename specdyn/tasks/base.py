@@ -61,19 +61,24 @@ class Experiment:
 class Task:
     """A registry entry. ``build(config, device)`` returns the Experiment.
 
-    The facts the experiments on checkpoints and the figures need, with their defaults:
-    figures: what the figures show; full_batch: one step is one epoch (else an epoch is
-    train_size // batch_size steps, or the evaluation interval); lottery_matrix: the matrix
-    of Figure 10's single-layer panels ("": none); perturb_excluded: matrices besides the
-    final layer that perturbation leaves alone (Appendix A.10); data_facts: sizes the data
-    fixes, as (dotted path, index or None, value), e.g. ("model.num_classes", None, 10);
-    data_dir_sources: the data sources that read data.data_dir; paper_preset: the preset that
-    is the paper's (``reproduce --scale paper``); paper_figures: the figures the paper draws
-    for this task, which ``specdyn reproduce FIGURE`` runs it for by default; cpu_scale: the
-    ``--set`` overrides that ``reproduce --scale cpu`` applies to the cpu preset, so that 3
-    seeds of a grid point fit in minutes; checkpoint_trunk_scale / lmc_trunk_scale: the
-    same for the trunks of the experiments on checkpoints (Figures 4, 10, 14-pruned / 11-13;
-    None: cpu_scale)."""
+    The task's other facts, each with a default, so that a new task states only what
+    applies to it:
+
+    - figures: what its figures show (see FigureChoices);
+    - full_batch: one step is one epoch (else an epoch is train_size // batch_size steps,
+      or the evaluation interval);
+    - lottery_matrix: the matrix of Figure 10's single-layer panels ("": none);
+    - perturb_excluded: matrices besides the final layer that perturbation leaves alone
+      (Appendix A.10);
+    - data_facts: sizes its data fix, as (dotted path, index or None, value), e.g.
+      ("model.num_classes", None, 10); data_dir_sources: the sources that read data_dir;
+    - paper_preset: the preset that is the paper's (``reproduce --scale paper``);
+      paper_figures: the figures the paper draws for it (``reproduce FIGURE``'s default);
+    - cpu_scale: the ``--set`` overrides ``reproduce --scale cpu`` applies to the cpu
+      preset, so that 3 seeds of a grid point fit in minutes; checkpoint_trunk_scale /
+      lmc_trunk_scale: the same for the trunks of Figures 4, 10, 14-pruned / 11-13 (None:
+      cpu_scale).
+    """
 
     name: str
     description: str
