@@ -53,6 +53,7 @@ def plain_ddp(out: Path) -> None:
     if torch.distributed.get_rank() == 0:
         named = {f"net.{k}": v for k, v in recorded.state_dict().items()}
         _save(out, named, {f"net.{k}": v for k, v in bare.state_dict().items()})
+    torch.distributed.barrier()  # rank 1 must not tear gloo down while rank 0 still saves
     torch.distributed.destroy_process_group()
 
 
