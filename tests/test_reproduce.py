@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from specdyn.cli.main import main
 from specdyn.reproduce.figure_targets import TARGETS, get_target
-from specdyn.reproduce.scales import CPU_OVERRIDES, weight_decays
+from specdyn.reproduce.scales import weight_decays
+from specdyn.sweep.spec import sweep_name
 from specdyn.tasks import get_preset
 from specdyn.tasks.registry import TASKS
 
@@ -72,9 +74,29 @@ def test_every_target_makes_a_valid_sweep_for_its_tasks_at_every_scale():
             for scale in ("cpu", "paper"):
                 spec = target.spec(task, scale, (0, 1, 2))
                 assert spec.preset in TASKS[task].presets
-    for task, overrides in CPU_OVERRIDES.items():
-        assert get_preset(task, "cpu")  # every shrunk task exists
-        assert all("=" in o for o in overrides)
+
+
+def test_every_reproduced_sweep_keeps_its_folder_name():
+    """Each (figure, task, scale)'s sweep folder, pinned when the scales were override
+    strings: typed shrinks make the same configs, so the same runs are found again."""
+    pinned = json.loads((Path(__file__).parent / "reproduce_sweep_names.json").read_text())
+    found = {}
+    for figure, target in TARGETS.items():
+        for task in target.allowed() or TASKS:
+            for scale in ("cpu", "paper", "tiny"):
+                found[f"{figure} {task} {scale}"] = sweep_name(target.spec(task, scale, (0, 1, 2)))
+    assert found == pinned
+
+
+def test_the_cpu_scale_shrinks_each_task_and_keeps_the_rest():
+    from specdyn.reproduce.scales import scaled_config
+
+    for task in TASKS:
+        cpu, shrunk = get_preset(task, "cpu"), scaled_config(task, "cpu")
+        assert shrunk.train.steps <= cpu.train.steps
+        assert (shrunk.task, shrunk.preset, shrunk.seed) == (cpu.task, cpu.preset, cpu.seed)
+    vgg = scaled_config("vgg16-cifar10", "cpu")
+    assert vgg.train.steps == 234 and vgg.optim.milestones == (117, 176, 222)
 
 
 def test_unknown_figure_or_scale_is_one_line_exit_2(tmp_path, capsys):
@@ -83,3 +105,18 @@ def test_unknown_figure_or_scale_is_one_line_exit_2(tmp_path, capsys):
     assert main(["reproduce", "8", "--task", "grokking", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("specdyn: error:") == 3
     assert get_target("figure-6") is TARGETS["6"]
+
+
+def test_sweep_json_says_what_the_scale_changed(tmp_path):
+    from specdyn.sweep.runner import plan
+
+    _, _, manifest = plan(TARGETS["2"].spec("grokking", "cpu", (0, 1)), tmp_path)
+    assert manifest["overrides"] == []
+    assert manifest["changes"] == {
+        "train.steps": 1200,
+        "train.eval_every": 50,
+        "train.state_every": 200,
+        "record.every": 50,
+    }
+    _, _, tiny = plan(TARGETS["2"].spec("grokking", "tiny", (0, 1)), tmp_path)
+    assert tiny["changes"] == {}

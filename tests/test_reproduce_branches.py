@@ -64,25 +64,25 @@ def test_pruning_figure_reuses_the_trunks_and_reads_their_tables(out):
 
 def test_branch_trunks_keep_what_their_experiment_needs():
     cpu = get_preset("mlp-cifar10", "cpu")
-    assert checkpoint_trunk(cpu, "paper")[-1] == "state_at=156"  # end of epoch 4
+    assert checkpoint_trunk(cpu, "paper").train.state_at == (156,)  # end of epoch 4
     splits, perturb, branches = lmc_plan(cpu, "paper")
     assert splits == (0, 8, 16, 23, 31, 39, 78, 117, 156, 195) and perturb == 156
     assert branches == 3
     spec = TARGETS["11"].spec("mlp-cifar10", "cpu", (0, 1, 2))
-    assert spec.overrides == ("steps=195", "state_at=0,8,39,117")
+    assert spec.base is not None and spec.overrides == ()
+    assert (spec.base.train.steps, spec.base.train.state_at) == (195, (0, 8, 39, 117))
     assert TARGETS["13"].spec("mlp-cifar10", "cpu", (0, 1, 2)) == spec  # one trunk sweep
     with pytest.raises(Exception, match="figure 11 is drawn for"):
         TARGETS["11"].spec("grokking", "cpu", (0, 1, 2))  # full batch: no data order
 
 
 def test_every_branch_target_gives_valid_trunks_at_every_scale():
-    from specdyn.config import apply_overrides
     from specdyn.reproduce.branch_targets import BRANCH_TARGETS
+    from specdyn.sweep.spec import base_config
     from specdyn.tasks.checks import validate_run
     from specdyn.tasks.registry import TASKS
 
     for target in BRANCH_TARGETS.values():
         for task in target.allowed() or TASKS:
             for scale in ("tiny", "cpu", "paper"):
-                spec = target.spec(task, scale, (0, 1))
-                validate_run(apply_overrides(get_preset(task, spec.preset or ""), spec.overrides))
+                validate_run(base_config(target.spec(task, scale, (0, 1))))

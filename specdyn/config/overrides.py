@@ -29,6 +29,12 @@ def fields_of(cfg: RunConfig) -> dict[str, Any]:
     return out
 
 
+def changed_fields(before: RunConfig, after: RunConfig) -> dict[str, Any]:
+    """The fields ``after`` changes from ``before``, as dotted path -> new value."""
+    old = fields_of(before)
+    return {path: value for path, value in fields_of(after).items() if old[path] != value}
+
+
 def resolve_key(cfg: RunConfig, key: str) -> str:
     """A dotted path for ``key``; ConfigError if it is unknown or ambiguous."""
     paths = fields_of(cfg)

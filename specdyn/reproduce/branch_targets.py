@@ -17,7 +17,7 @@ another data order are the same run: the LMC figures are refused for it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from specdyn.analyses import lmc
@@ -31,51 +31,43 @@ from specdyn.analyses.plans import (
 )
 from specdyn.analyses.prune_run import prune_run
 from specdyn.analyses.runs import run_config
-from specdyn.config.overrides import apply_overrides
 from specdyn.config.schema import RunConfig
 from specdyn.figures.branch_sweeps import draw_lmc_kind, draw_lottery, draw_prune, draw_pruned_wd
 from specdyn.reproduce import branch_claims as bc
+from specdyn.reproduce.scales import scaled_config
 from specdyn.reproduce.targets import Target, no_grid, weight_decay_grid
 from specdyn.store.reader import open_run
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import Sweep
 from specdyn.sweep.worker import DONE
-from specdyn.tasks.base import Task
-from specdyn.tasks.registry import get_preset, get_task
+from specdyn.tasks.base import Scale, Task
+from specdyn.tasks.registry import get_task
 
 ETAS = {"paper": (0.0, 0.1, 0.25, 0.5, 1.0, 2.5), "cpu": (0.0, 0.5, 1.0, 2.5), "tiny": (0.0, 2.5)}
 DENSITY = 0.05
 
 
-def _checkpoint_scale(task: Task) -> tuple[str, ...] | None:
+def _checkpoint_scale(task: Task) -> Scale | None:
     return task.checkpoint_trunk_scale
 
 
-def _lmc_scale(task: Task) -> tuple[str, ...] | None:
+def _lmc_scale(task: Task) -> Scale | None:
     return task.lmc_trunk_scale
 
 
 @dataclass(frozen=True)
 class BranchTarget(Target):
-    """trunk(cfg, scale): overrides the trunks need (checkpoints, kept states, recording),
-    given the task's preset at that scale. branch(sweep, scale, execution): the experiment
-    on the sweep's finished runs; returns the number of branches that failed."""
+    """trunk(cfg, scale): the task's config at that scale with what the trunks need
+    (checkpoints, kept states, recording). branch(sweep, scale, execution): the experiment
+    on the sweep's finished runs; returns the number of branches that failed. shrink(task):
+    the cpu scale of the trunks (None: the task's cpu_scale)."""
 
-    trunk: Callable[[RunConfig, str], tuple[str, ...]] = lambda cfg, scale: ()
+    trunk: Callable[[RunConfig, str], RunConfig] = lambda cfg, scale: cfg
     branch: Callable[[Sweep, str, Execution], int] = lambda sweep, scale, run: 0
-    shrink: Callable[[Task], tuple[str, ...] | None] = lambda task: None
+    shrink: Callable[[Task], Scale | None] = lambda task: None
 
-    def overrides(
-        self, task: str, scale: str, preset: str, shrunk: tuple[str, ...]
-    ) -> tuple[str, ...]:
-        """The cpu scale is the task's trunk ``shrink`` (else its cpu_scale), then what the
-        trunks of the experiment need."""
-        cut: tuple[str, ...] = ()
-        if scale == "cpu":
-            found = get_task(task)
-            cut = self.shrink(found) or found.cpu_scale
-        cfg = apply_overrides(get_preset(task, preset), cut)
-        return (*cut, *self.trunk(cfg, scale))
+    def config(self, task: str, scale: str) -> RunConfig:
+        return self.trunk(scaled_config(task, scale, self.shrink(get_task(task))), scale)
 
     def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
         return self.branch(sweep, scale, execution)
@@ -93,12 +85,13 @@ def rewind_step(cfg: RunConfig) -> int:
     return step if step < cfg.train.steps else cfg.train.steps // 4
 
 
-def checkpoint_trunk(cfg: RunConfig, scale: str) -> tuple[str, ...]:
+def checkpoint_trunk(cfg: RunConfig, scale: str) -> RunConfig:
     steps, every = cfg.train.steps, cfg.record.every
     if scale != "paper":
         every = max(1, steps // 20)
     ckpt = every * max(1, steps // (10 * every))
-    return (f"every={every}", f"checkpoint_every={ckpt}", f"state_at={rewind_step(cfg)}")
+    train = replace(cfg.train, checkpoint_every=ckpt, state_at=(rewind_step(cfg),))
+    return replace(cfg, train=train, record=replace(cfg.record, every=every))
 
 
 def prune_all(sweep: Sweep, scale: str, execution: Execution) -> int:
@@ -128,9 +121,10 @@ def lmc_plan(cfg: RunConfig, scale: str) -> tuple[tuple[int, ...], int, int]:
     return splits, min(e, steps - 1), 2
 
 
-def lmc_trunk(cfg: RunConfig, scale: str) -> tuple[str, ...]:
+def lmc_trunk(cfg: RunConfig, scale: str) -> RunConfig:
     splits, perturb, _ = lmc_plan(cfg, scale)
-    return ("state_at=" + ",".join(map(str, sorted({*splits, perturb}))),)
+    kept = tuple(sorted({*splits, perturb}))
+    return replace(cfg, train=replace(cfg.train, state_at=kept))
 
 
 def lmc_step(kinds: tuple[str, ...]) -> Callable[[Sweep, str, Execution], int]:

@@ -16,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.figures.sweeps import draw as draw_sweep_figure
 from specdyn.reproduce import claims as c
-from specdyn.reproduce.scales import preset_and_overrides, weight_decays
+from specdyn.reproduce.scales import scale_preset, scaled_config, weight_decays
 from specdyn.sweep.backends import Execution
 from specdyn.sweep.results import Sweep
 from specdyn.sweep.spec import SweepSpec
+from specdyn.tasks.base import unchanged
 
 Grid = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -80,29 +82,21 @@ class Target:
         allowed = self.allowed()
         if allowed and task not in allowed:
             raise ConfigError(f"figure {self.figure} is drawn for {', '.join(allowed)}")
-        preset, shrunk = preset_and_overrides(task, scale, _paper_preset(task))
-        overrides = self.overrides(task, scale, preset, shrunk)
+        preset = scale_preset(task, scale)
+        base = self.config(task, scale)
         grid = self.grid(task)
         if not grid and len(seeds) < 2:
             grid = (("weight_decay", (_default_weight_decay(task, preset),)),)
-        return SweepSpec(task, preset, grid, seeds, overrides, backend, workers, address)
+        return SweepSpec(task, preset, grid, seeds, (), backend, workers, address, base=base)
 
-    def overrides(
-        self, task: str, scale: str, preset: str, shrunk: tuple[str, ...]
-    ) -> tuple[str, ...]:
-        """The ``--set`` overrides of every point; ``shrunk``: the scale's (scales.py)."""
-        return () if self.full_cpu else shrunk
+    def config(self, task: str, scale: str) -> RunConfig:
+        """The config every point starts from: the task's at ``scale`` (scales.py)."""
+        return scaled_config(task, scale, unchanged if self.full_cpu else None)
 
     def after_sweep(self, sweep: Sweep, scale: str, execution: Execution) -> int:
         """Work on the sweep's finished runs before the figure is drawn (experiments on
         checkpoints: see branch_targets); returns how many of its points failed."""
         return 0
-
-
-def _paper_preset(task: str) -> str:
-    from specdyn.tasks.registry import get_task
-
-    return get_task(task).paper_preset
 
 
 def _default_weight_decay(task: str, preset: str) -> str:

@@ -1,7 +1,10 @@
 """``sweep.json``: what a sweep folder holds, rewritten atomically as points change state.
 
+"overrides" are the ``--set`` strings given; "changes" what a reproduced figure's scale
+changed in the preset, as dotted path -> value.
+
 {
-  "task": ..., "preset": ..., "overrides": [...],
+  "task": ..., "preset": ..., "overrides": [...], "changes": {"train.steps": 1200, ...},
   "grid": [{"key": "weight_decay", "path": "optim.weight_decay", "values": [0.0, 0.1]}],
   "seeds": [0, 1, 2], "backend": "local", "workers": 1, "address": null,
   "points": [{"values": {"weight_decay": 0.0}, "seed": 0, "run": "grokking-cpu-1a2b3c4d",
@@ -19,7 +22,7 @@ from typing import Any
 from specdyn.errors import RunStoreError
 from specdyn.store import layout
 from specdyn.store.atomic import write_json
-from specdyn.sweep.spec import GridAxis, Point, SweepSpec
+from specdyn.sweep.spec import GridAxis, Point, SweepSpec, base_changes
 from specdyn.sweep.worker import PENDING, Outcome
 
 
@@ -35,6 +38,7 @@ def new_manifest(
         "task": spec.task,
         "preset": preset,
         "overrides": list(spec.overrides),
+        "changes": base_changes(spec),
         "grid": [{"key": a.key, "path": a.path, "values": typed[a.key]} for a in grid],
         "seeds": list(spec.seeds),
         "backend": spec.backend,

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specdyn.config.overrides import apply_overrides, resolve_key, run_hash, set_value
+from specdyn.config.overrides import (
+    apply_overrides,
+    changed_fields,
+    resolve_key,
+    run_hash,
+    set_value,
+)
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
 from specdyn.store import layout
@@ -38,7 +44,9 @@ class SweepSpec:
     """A sweep: the cross product of ``grid`` values and ``seeds`` on one task and preset.
 
     grid: ((key, (raw value, ...)), ...), each raw value as ``--set`` would take it.
-    overrides: ``key=value`` strings applied to every point before the grid.
+    overrides: ``key=value`` strings (``--set``) applied to every point before the grid.
+    base: the config the points start from, when it is not the preset as it is (a
+    reproduced figure's, shrunk to its scale); its task and preset are the spec's.
     backend: "local" or "ray"; workers: concurrent points (None: 1 locally, all on Ray);
     address: the Ray cluster to join (None starts a local one). threads: torch threads
     per point (None: the cores shared out, cores // workers; 1 on a machine whose cores
@@ -54,6 +62,7 @@ class SweepSpec:
     workers: int | None = None
     address: str | None = None
     threads: int | None = None
+    base: RunConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,17 @@ def run_folder_name(cfg: RunConfig) -> str:
 
 
 def base_config(spec: SweepSpec) -> RunConfig:
-    return apply_overrides(get_preset(spec.task, spec.preset), spec.overrides)
+    """The config of every point before the grid: the base (else the preset), overridden."""
+    start = spec.base if spec.base is not None else get_preset(spec.task, spec.preset)
+    return apply_overrides(start, spec.overrides)
+
+
+def base_changes(spec: SweepSpec) -> dict[str, Any]:
+    """What the spec's base changes from its preset, as dotted path -> value (JSON)."""
+    if spec.base is None:
+        return {}
+    preset = get_preset(spec.task, spec.base.preset)
+    return {k: _json_value(v) for k, v in changed_fields(preset, spec.base).items()}
 
 
 def axes(spec: SweepSpec) -> tuple[GridAxis, ...]:
@@ -114,6 +133,12 @@ def check_spec(spec: SweepSpec) -> None:
         raise ConfigError(f"--workers must be at least 1, got {spec.workers}")
     if spec.threads is not None and spec.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {spec.threads}")
+    base = spec.base
+    if base is not None and (base.task != spec.task or spec.preset not in (None, base.preset)):
+        raise ConfigError(
+            f"the sweep's base config is {base.task} {base.preset}, "
+            f"not {spec.task} {spec.preset}"
+        )
 
 
 def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from specdyn.config.schema import RunConfig
@@ -18,6 +18,25 @@ if TYPE_CHECKING:  # a task's presets and registry entry need no torch
 Evaluation = dict[str, dict[str, float]]
 ConfigDict = Mapping[str, Any]  # a run's config.json
 Choice = str | Callable[[ConfigDict], str]
+Scale = Callable[[RunConfig[Any, Any]], RunConfig[Any, Any]]  # a preset, shrunk
+
+
+def unchanged(cfg: RunConfig[Any, Any]) -> RunConfig[Any, Any]:
+    return cfg
+
+
+def rescheduled(
+    cfg: RunConfig[Any, Any], steps: int, every: int, eval_every: int, state_every: int
+) -> RunConfig[Any, Any]:
+    """``cfg`` trained for ``steps``, recorded every ``every``, evaluated every
+    ``eval_every``, its resume state saved every ``state_every`` steps."""
+    train = replace(cfg.train, steps=steps, eval_every=eval_every, state_every=state_every)
+    return replace(cfg, train=train, record=replace(cfg.record, every=every))
+
+
+def trained_for(steps: int) -> Scale:
+    """The scale that changes only the number of steps."""
+    return lambda cfg: replace(cfg, train=replace(cfg.train, steps=steps))
 
 
 @dataclass(frozen=True)
@@ -74,10 +93,10 @@ class Task:
       ("model.num_classes", None, 10); data_dir_sources: the sources that read data_dir;
     - paper_preset: the preset that is the paper's (``reproduce --scale paper``);
       paper_figures: the figures the paper draws for it (``reproduce FIGURE``'s default);
-    - cpu_scale: the ``--set`` overrides ``reproduce --scale cpu`` applies to the cpu
-      preset, so that 3 seeds of a grid point fit in minutes; checkpoint_trunk_scale /
-      lmc_trunk_scale: the same for the trunks of Figures 4, 10, 14-pruned / 11-13 (None:
-      cpu_scale).
+    - cpu_scale: what ``reproduce --scale cpu`` makes of the cpu preset (a function
+      RunConfig -> RunConfig), so that 3 seeds of a grid point fit in minutes;
+      checkpoint_trunk_scale / lmc_trunk_scale: the same for the trunks of Figures 4, 10,
+      14-pruned / 11-13 (None: cpu_scale).
     """
 
     name: str
@@ -93,6 +112,6 @@ class Task:
     data_dir_sources: tuple[str, ...] = ("real",)
     paper_preset: str = "paper"
     paper_figures: tuple[str, ...] = ()
-    cpu_scale: tuple[str, ...] = ()
-    checkpoint_trunk_scale: tuple[str, ...] | None = None
-    lmc_trunk_scale: tuple[str, ...] | None = None
+    cpu_scale: Scale = unchanged
+    checkpoint_trunk_scale: Scale | None = None
+    lmc_trunk_scale: Scale | None = None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import GrokkingData
 from specdyn.models.configs import GrokkingModel
-from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task
+from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task, rescheduled
 
 if TYPE_CHECKING:
     import torch
@@ -112,5 +112,5 @@ TASK = Task(
     paper_preset="paper-grok",
     paper_figures=("2",),
     # 3,000 -> 1,200 steps, recorded and evaluated every 50
-    cpu_scale=("steps=1200", "every=50", "eval_every=50", "state_every=200"),
+    cpu_scale=lambda cfg: rescheduled(cfg, 1200, every=50, eval_every=50, state_every=200),
 )

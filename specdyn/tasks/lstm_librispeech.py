@@ -12,6 +12,7 @@ from :mod:`specdyn.data.speech`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
@@ -19,7 +20,7 @@ from specdyn.data.chars import VOCAB_SIZE, corpus_error_rate, decode_ids, greedy
 from specdyn.data.configs import TRAIN_SIZE, SpeechData
 from specdyn.errors import ConfigError
 from specdyn.models.configs import LSTMConfig
-from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task
+from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task, rescheduled
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -141,6 +142,16 @@ def _figure_pair(config: ConfigDict) -> str:
     return f"{_figure_matrix(config)}->{nxt}"
 
 
+def _cpu_scale(cfg: RunConfig) -> RunConfig:
+    cfg = rescheduled(cfg, 240, every=24, eval_every=24, state_every=48)
+    return replace(
+        cfg,
+        model=replace(cfg.model, n_layers=2),
+        data=replace(cfg.data, max_words=5),
+        optim=replace(cfg.optim, lr=0.02),
+    )
+
+
 TASK = Task(
     name="lstm-librispeech",
     description="BiLSTM + CTC speech recognition on LibriSpeech (Appendix A.3): CER and WER",
@@ -155,13 +166,5 @@ TASK = Task(
     # 960 -> 240 steps, 3 -> 2 layers, sentences of at most 5 words (not 8), lr 3e-3 -> 2e-2
     # (cosine over the 240 steps): leaves the CTC blank plateau by step 50 and ends at
     # validation CER ~0.33 (seeds 0 and 1), ~70 CPU-s a point; docs/sweeps.md
-    cpu_scale=(
-        "steps=240",
-        "n_layers=2",
-        "max_words=5",
-        "lr=0.02",
-        "every=24",
-        "eval_every=24",
-        "state_every=48",
-    ),  # fmt: skip
+    cpu_scale=_cpu_scale,
 )

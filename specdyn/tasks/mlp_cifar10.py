@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import RandomLabelData, steps_per_epoch
 from specdyn.models.configs import MLPConfig
-from specdyn.tasks.base import Experiment, FigureChoices, Task
+from specdyn.tasks.base import Experiment, FigureChoices, Task, rescheduled, trained_for
 
 if TYPE_CHECKING:
     import torch
@@ -110,7 +110,7 @@ TASK = Task(
     data_facts=(("model.widths", 0, 3 * 32 * 32), ("model.widths", -1, 10)),  # 32x32x3, 10
     paper_figures=("8", "4", "10", "14-pruned"),
     # 300 -> 200 epochs (7,800 steps), evaluated every 2 epochs
-    cpu_scale=("steps=7800", "every=390", "eval_every=78", "state_every=390"),
-    checkpoint_trunk_scale=("steps=780",),  # 20 epochs of 39 steps
-    lmc_trunk_scale=("steps=195",),  # 5 epochs: the last split is at epoch 3
+    cpu_scale=lambda cfg: rescheduled(cfg, 7800, every=390, eval_every=78, state_every=390),
+    checkpoint_trunk_scale=trained_for(780),  # 20 epochs of 39 steps
+    lmc_trunk_scale=trained_for(195),  # 5 epochs: the last split is at epoch 3
 )

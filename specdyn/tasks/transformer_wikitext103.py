@@ -13,13 +13,14 @@ the whole batch at once, in the memory of one part.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import TextData
 from specdyn.errors import ConfigError
 from specdyn.models.configs import TransformerLMConfig
-from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task
+from specdyn.tasks.base import ConfigDict, Evaluation, Experiment, FigureChoices, Task, rescheduled
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -134,6 +135,11 @@ def _figure_mlp(config: ConfigDict) -> str:
     return f"blocks.{max(round(n_layers * 8 / 12) - 1, 0)}.mlp"
 
 
+def _cpu_scale(cfg: RunConfig) -> RunConfig:
+    cfg = rescheduled(cfg, 350, every=25, eval_every=25, state_every=50)
+    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, warmup_steps=50))
+
+
 TASK = Task(
     name="transformer-wikitext103",
     description="Pythia-like Transformer LM on WikiText-103 (Appendix A.4), next-token error",
@@ -149,5 +155,5 @@ TASK = Task(
     perturb_excluded=("embed",),  # Appendix A.10: nor the input embedding
     paper_figures=("3", "5", "6", "7", "9", "14"),
     # 1,500 -> 350 steps, warmup 100 -> 50
-    cpu_scale=("steps=350", "warmup_steps=50", "every=25", "eval_every=25", "state_every=50"),
+    cpu_scale=_cpu_scale,
 )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import MNIST_TRAIN, DiffusionData, steps_per_epoch
 from specdyn.models.configs import UNetConfig
-from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task
+from specdyn.tasks.base import Evaluation, Experiment, FigureChoices, Task, rescheduled
 
 if TYPE_CHECKING:  # torch is imported where a run starts: the presets need none
     import torch
@@ -169,5 +169,6 @@ TASK = Task(
     figures=FigureChoices("conv3", "conv3->conv4", error_label="diffusion MSE"),
     data_facts=(("model.in_channels", None, 1),),  # 28x28x1
     paper_figures=("3", "5", "6", "7", "9", "14"),
-    cpu_scale=("steps=600", "every=50", "eval_every=100", "state_every=100"),  # 1,984 -> 600
+    # 1,984 -> 600 steps
+    cpu_scale=lambda cfg: rescheduled(cfg, 600, every=50, eval_every=100, state_every=100),
 )

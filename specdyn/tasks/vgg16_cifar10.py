@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.data.configs import CifarData, steps_per_epoch
 from specdyn.models.configs import VGGConfig
-from specdyn.tasks.base import Experiment, FigureChoices, Task
+from specdyn.tasks.base import Experiment, FigureChoices, Task, rescheduled
 
 if TYPE_CHECKING:
     import torch
@@ -99,6 +99,14 @@ PRESETS["tiny"] = dataclasses.replace(
     record=RecordConfig(every=4, top_k=8),
 )
 
+
+def _cpu_scale(cfg: RunConfig) -> RunConfig:
+    cfg = rescheduled(cfg, 234, every=39, eval_every=39, state_every=78)
+    return dataclasses.replace(
+        cfg, optim=dataclasses.replace(cfg.optim, milestones=(117, 176, 222))
+    )
+
+
 TASK = Task(
     name="vgg16-cifar10",
     description="VGG-16-BN on CIFAR-10, SGD with step lr decay (Section 4, Appendix A.1)",
@@ -111,11 +119,5 @@ TASK = Task(
     data_facts=(("model.num_classes", None, 10), ("model.in_channels", None, 3)),  # 32x32x3
     paper_figures=("3", "5", "6", "7", "9", "14", "11", "12", "13"),
     # 20 -> 6 epochs (234 steps), lr drops at the same fractions
-    cpu_scale=(
-        "steps=234",
-        "milestones=117,176,222",
-        "every=39",
-        "eval_every=39",
-        "state_every=78",
-    ),
+    cpu_scale=_cpu_scale,
 )
