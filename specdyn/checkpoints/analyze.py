@@ -17,25 +17,22 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from specdyn.checkpoints import hub
 from specdyn.checkpoints.auto_pairs import auto_pairs
 from specdyn.checkpoints.budget import check_sizes, free_memory, task_memory
 from specdyn.checkpoints.mapping import Spec, plan_matrices, read
 from specdyn.checkpoints.parts import FOLDER, CheckpointTask, Executor, read_part
 from specdyn.checkpoints.series import Checkpoint, discover
-from specdyn.errors import CheckpointError, ConfigError, SpecdynError
+from specdyn.errors import CheckpointError, ConfigError, RunStoreError, SpecdynError
 from specdyn.record.custom import resolve_all
 from specdyn.record.recorder import Recorder
 from specdyn.record.schedule import Schedule
-from specdyn.record.stream import METRIC_SETS, record_stream
+from specdyn.record.stream import LAST_METRIC, METRIC_SETS, record_stream
 from specdyn.spectral.matrices import canonical_name
 from specdyn.spectral.pairs import Pair
 from specdyn.spectral.svd import all_finite
 from specdyn.store import layout
-from specdyn.store.reader import open_run
-from specdyn.store.writer import RunWriter
+from specdyn.store.reader import Run, existing_run
 
 
 @dataclass(frozen=True)
@@ -263,11 +260,11 @@ def _scratch(out: Path) -> Path:
     return parent if parent.is_dir() else Path(tempfile.gettempdir())
 
 
-def _recorder(out: Path, config: dict, pairs: list[Pair], options: AnalyzeOptions) -> Recorder:
-    writer = RunWriter(out)
-    writer.write_config(config)
-    at = tuple(int(s) for s in config["checkpoints"])
-    return Recorder(writer, Schedule(at=at), pairs, options.top_k, metrics=options.user_metrics)
+def _recorder(out: Path, about: dict, pairs: list[Pair], options: AnalyzeOptions) -> Recorder:
+    """The run's recorder; it writes the run's config: its own settings and ``about``."""
+    at = Schedule(at=tuple(int(s) for s in about["checkpoints"]))
+    metrics = options.user_metrics
+    return Recorder(out, at, pairs, options.top_k, options.heads, metrics=metrics, about=about)
 
 
 def _record(
@@ -368,19 +365,13 @@ def _pair(entry: Any) -> Pair:
 
 
 def _config(checkpoints: dict[int, str], options: AnalyzeOptions, pairs: list[Pair]) -> dict:
+    """What the run's config says besides the recorder's settings (which it adds)."""
     return {
-        "task": None,
         "preset": None,
         "seed": None,
         "data_source": "checkpoints",
         "analyze": _options(options) | {"pairs": [p.name for p in pairs]},
         "checkpoints": {str(s): label for s, label in sorted(checkpoints.items())},
-        "recorder": {
-            "top_k": options.top_k,
-            "pairs": [p.name for p in pairs],
-            "heads": options.heads,
-        },
-        "environment": {"versions": {"torch": torch.__version__}},
     }
 
 
@@ -399,41 +390,18 @@ def _options(options: AnalyzeOptions) -> dict:
 
 def _done_steps(out: Path, config: dict, metrics: str, names: list[str]) -> set[int]:
     """Steps already recorded in ``out`` by the same options on the same matrices."""
-    if not _is_run(out):
+    run = _existing(out)
+    if run is None:
         return set()
-    old = json.loads((out / layout.CONFIG).read_text())
-    if old.get("analyze") != config["analyze"]:
-        raise ConfigError(
-            f"'{out}' was analysed with other options ({old.get('analyze')}); choose another --out"
-        )
-    recorded = open_run(out).matrices
-    if recorded and recorded != names:
+    old = run.config.get("analyze")
+    if old != config["analyze"]:
+        raise ConfigError(f"'{out}' was analysed with other options ({old}); choose another --out")
+    if run.matrices and run.matrices != names:
         raise CheckpointError(
-            f"'{out}' holds another architecture's matrices ({recorded[0]}, ...); "
+            f"'{out}' holds another architecture's matrices ({run.matrices[0]}, ...); "
             "choose another --out"
         )
-    return _recorded_steps(out, metrics)
-
-
-def _is_run(out: Path) -> bool:
-    """Whether ``out`` is a run folder; False if it is missing or empty; CheckpointError
-    if it holds anything else."""
-    if (out / layout.CONFIG).is_file():
-        return True
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CheckpointError(f"'{out}' exists and is not a run folder; choose another --out")
-    return False
-
-
-def _recorded_steps(out: Path, metrics: str) -> set[int]:
-    """Steps of the run folder ``out`` with spectra and metric rows both on disk."""
-    if not _is_run(out):
-        return set()
-    table = open_run(out).metrics  # the table with its parts merged
-    needed = "log_norm" if metrics == "all" else "spectral_norm"
-    with_rows = set(table.loc[table["metric"] == needed, "step"].astype(int))
-    spectra = {layout.step_of(p) for p in layout.step_files(out / layout.SPECTRA)}
-    return with_rows & spectra
+    return run.recorded_steps(LAST_METRIC[metrics])
 
 
 def _check_finite(c: Checkpoint, specs: list[Spec]) -> None:
@@ -445,3 +413,16 @@ def _check_finite(c: Checkpoint, specs: list[Spec]) -> None:
                     f"matrix '{canonical_name(key)}' of checkpoint '{c.path}' (step {c.step}) "
                     "has NaN or Inf entries"
                 )
+
+
+def _recorded_steps(out: Path, metrics: str) -> set[int]:
+    """The steps the run folder ``out`` holds whole (none where it has no run yet)."""
+    run = _existing(out)
+    return set() if run is None else run.recorded_steps(LAST_METRIC[metrics])
+
+
+def _existing(out: Path) -> Run | None:
+    try:
+        return existing_run(out)
+    except RunStoreError as err:
+        raise CheckpointError(f"{err}; choose another --out") from None

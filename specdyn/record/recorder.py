@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -81,6 +82,9 @@ class Recorder:
     On a rank other than 0 of a process group the recorder writes and logs nothing.
     metrics: user-defined metrics to record (specs or functions, see
     :mod:`specdyn.record.custom`); None: every metric registered with ``@specdyn.metric``.
+    about: what the run's config.json says besides the recorder's own settings (an analysed
+    checkpoint series: its checkpoints and options); given, the config is written now,
+    replacing an earlier one; None: a run without a config describes the recorder alone.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Recorder:
         loggers: Sequence[object] = (),
         histograms: Sequence[str] = (),
         metrics: Sequence[str | custom.UserMetric | custom.MetricFn] | None = None,
+        about: Mapping[str, Any] | None = None,
     ):
         self.writes = distributed.rank() == 0
         if isinstance(run, RunWriter) and not self.writes:
@@ -111,8 +116,8 @@ class Recorder:
         self._pending: _Pending | None = None
         self.metrics = custom.registered() if metrics is None else custom.resolve_all(metrics)
         self._warned: set[tuple[str, str]] = set()  # (metric, matrix) pairs warned about
-        if self.writes and not self.run.has_config():  # a plain loop's run describes itself
-            self.run.write_config(self._describe())
+        if self.writes and (about is not None or not self.run.has_config()):
+            self.run.write_config(self._describe() | dict(about or {}))  # a plain loop's run
 
     @property
     def run(self) -> RunWriter:

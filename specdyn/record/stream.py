@@ -31,6 +31,8 @@ from specdyn.spectral.lowrank import LowRank, lowrank_decompose
 from specdyn.spectral.svd import Spectrum
 
 METRIC_SETS = ("default", "all")
+# the metric a step's rows end with, per set: a step with its rows was recorded whole
+LAST_METRIC = {"default": "spectral_norm", "all": "log_norm"}
 
 _Result = tuple[Spectrum, list[dict]]
 

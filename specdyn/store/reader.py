@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # reading a run's tables and spectra needs no torch; its stat
 
     from specdyn.spectral.baselines import Baseline
 
-__all__ = ["Run", "open_run", "read_config", "read_state", "has_records"]
+__all__ = ["Run", "existing_run", "open_run", "read_config", "read_state", "has_records"]
 
 
 def open_run(path: str | Path, verify: bool = False) -> Run:
@@ -40,6 +40,17 @@ def open_run(path: str | Path, verify: bool = False) -> Run:
     if verify:
         check_run_files(run.path, (run.config.get("train") or {}).get("steps"))
     return run
+
+
+def existing_run(path: str | Path) -> Run | None:
+    """The run at ``path``; None where there is none yet (no folder, or an empty one);
+    RunStoreError where the folder holds something else."""
+    path = Path(path)
+    if (path / layout.CONFIG).is_file():
+        return Run(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise RunStoreError(f"'{path}' exists and is not a run folder")
+    return None
 
 
 class Run:
@@ -84,6 +95,13 @@ class Run:
         file and its checkpoint (what a training run's final step leaves)."""
         rows = self.metrics["step"].eq(step).any() and self.history["step"].eq(step).any()
         return bool(rows) and step in self.steps and step in self.checkpoint_steps
+
+    def recorded_steps(self, metric: str) -> set[int]:
+        """The steps whose spectra file and ``metric`` rows are both on disk: those a
+        recorder wrote whole, when ``metric`` is the last it writes for a step."""
+        table = self.metrics
+        with_rows = set(table.loc[table["metric"] == metric, "step"].astype(int))
+        return with_rows & {int(s) for s in self.steps}
 
     @cached_property
     def top_k(self) -> int:

@@ -136,8 +136,7 @@ def check_spec(spec: SweepSpec) -> None:
     base = spec.base
     if base is not None and (base.task != spec.task or spec.preset not in (None, base.preset)):
         raise ConfigError(
-            f"the sweep's base config is {base.task} {base.preset}, "
-            f"not {spec.task} {spec.preset}"
+            f"the sweep's base config is {base.task} {base.preset}, not {spec.task} {spec.preset}"
         )
 
 
