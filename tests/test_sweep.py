@@ -94,6 +94,16 @@ def test_the_sweep_folder_depends_on_what_is_run_not_how():
         sweep_name(SweepSpec("grokking", "tiny", (("weight_decay", ("0",)),), (0, 0)))
 
 
+def test_a_grid_of_typed_values_is_the_grid_of_their_strings():
+    typed = SweepSpec("grokking", "tiny", (("weight_decay", (0, 1.0)),), (0, 1))
+    strings = SweepSpec("grokking", "tiny", (("weight_decay", ("0", "1")),), (0, 1))
+    assert sweep_name(typed) == sweep_name(strings)
+    assert [p.cfg.optim.weight_decay for p in expand(typed, Path("x"))] == [0.0, 0.0, 1.0, 1.0]
+    for key, bad in (("weight_decay", True), ("steps", 1.5), ("milestones", 3), ("lr", None)):
+        with pytest.raises(ConfigError, match=f"bad value {bad!r} for"):
+            sweep_name(SweepSpec("grokking", "tiny", ((key, (bad,)),), (0, 1)))
+
+
 @pytest.fixture(scope="module")
 def failing_sweep(tmp_path_factory):
     """2 x 2 points: lr=1e30 passes validation (every point is validated before any runs)

@@ -69,6 +69,29 @@ def set_value(cfg: RunConfig, path: str, raw: str) -> RunConfig:
     return replace_fields(cfg, {path: parse_value(raw, _kind(cfg, path), path)})
 
 
+def assign(cfg: RunConfig, path: str, value: Any) -> RunConfig:
+    """``cfg`` with the field at dotted ``path`` set to ``value``: a string is parsed as
+    ``--set`` parses it; any other value must have the field's type already (an int for a
+    float field is that float)."""
+    if isinstance(value, str):
+        return set_value(cfg, path, value)
+    return replace_fields(cfg, {path: _checked(value, _kind(cfg, path), path)})
+
+
+def _checked(value: Any, kind: Any, path: str) -> Any:
+    args = typing.get_args(kind)
+    if value is None and type(None) in args:
+        return None
+    if type(None) in args:
+        kind = next(a for a in args if a is not type(None))
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    origin = typing.get_origin(kind) or kind
+    if isinstance(value, origin) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise ConfigError(f"bad value {value!r} for '{path}' ({_type_name(kind)})")
+
+
 def replace_fields(cfg: RunConfig, values: dict[str, Any]) -> RunConfig:
     """``cfg`` with dotted path -> value replaced, one ``dataclasses.replace`` per section.
 

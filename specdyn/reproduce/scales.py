@@ -18,11 +18,11 @@ SCALES = ("cpu", "paper", "tiny")  # tiny: the tasks' tiny presets, seconds, for
 
 # The paper's weight-decay grids (Figures 6, 7, 14): SGD tasks take small values, AdamW
 # tasks large ones (decoupled decay). The MLP trains with SGD like VGG, so it takes VGG's.
-SGD_WEIGHT_DECAYS = ("0", "0.001", "0.01", "0.1")
-ADAMW_WEIGHT_DECAYS = ("0", "0.1", "1", "10")
+SGD_WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1)
+ADAMW_WEIGHT_DECAYS = (0.0, 0.1, 1.0, 10.0)
 
 
-def weight_decays(task: str) -> tuple[str, ...]:
+def weight_decays(task: str) -> tuple[float, ...]:
     """The grid of ``task``, by the optimizer of its cpu preset (SGD or AdamW)."""
     sgd = get_preset(task, "cpu").optim.name == "sgd"
     return SGD_WEIGHT_DECAYS if sgd else ADAMW_WEIGHT_DECAYS

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
@@ -26,7 +27,7 @@ from specdyn.sweep.results import Sweep
 from specdyn.sweep.spec import SweepSpec
 from specdyn.tasks.base import unchanged
 
-Grid = tuple[tuple[str, tuple[str, ...]], ...]
+Grid = tuple[tuple[str, tuple[Any, ...]], ...]  # (key, typed values)
 
 
 def no_grid(task: str) -> Grid:
@@ -99,17 +100,17 @@ class Target:
         return 0
 
 
-def _default_weight_decay(task: str, preset: str) -> str:
+def _default_weight_decay(task: str, preset: str) -> float:
     """A one-point grid for a one-seed run of a seeds-only figure."""
     from specdyn.tasks.registry import get_preset
 
-    return repr(get_preset(task, preset).optim.weight_decay)
+    return get_preset(task, preset).optim.weight_decay
 
 
 RUN_TARGETS: dict[str, Target] = {
     "2": Target(
         "2",
-        lambda task: (("weight_decay", ("0", "1")),),
+        lambda task: (("weight_decay", (0.0, 1.0)),),
         (c.weight_decay_groks,),
         only_paper_tasks=True,
     ),

@@ -16,6 +16,7 @@ from typing import Any
 
 from specdyn.config.overrides import (
     apply_overrides,
+    assign,
     changed_fields,
     resolve_key,
     run_hash,
@@ -36,14 +37,15 @@ class GridAxis:
 
     key: str
     path: str
-    values: tuple[str, ...]
+    values: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class SweepSpec:
     """A sweep: the cross product of ``grid`` values and ``seeds`` on one task and preset.
 
-    grid: ((key, (raw value, ...)), ...), each raw value as ``--set`` would take it.
+    grid: ((key, (value, ...)), ...), each value as ``--set`` would take it (a string) or
+    of the field's type.
     overrides: ``key=value`` strings (``--set``) applied to every point before the grid.
     base: the config the points start from, when it is not the preset as it is (a
     reproduced figure's, shrunk to its scale); its task and preset are the spec's.
@@ -55,7 +57,7 @@ class SweepSpec:
 
     task: str
     preset: str | None = None
-    grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     seeds: tuple[int, ...] = (0,)
     overrides: tuple[str, ...] = ()
     backend: str = "local"
@@ -112,10 +114,10 @@ def axes(spec: SweepSpec) -> tuple[GridAxis, ...]:
             raise ConfigError(f"grid key '{key}' is given twice")
         if not values:
             raise ConfigError(f"grid key '{key}' has no values (use --grid {key}=v1,v2,...)")
-        parsed = [set_value(base, path, raw) for raw in values]  # ConfigError on a bad value
+        parsed = [assign(base, path, raw) for raw in values]  # ConfigError on a bad value
         typed = [_json_value(_get(cfg, path)) for cfg in parsed]
         if len({json.dumps(v) for v in typed}) != len(typed):
-            raise ConfigError(f"grid key '{key}' repeats a value: {', '.join(values)}")
+            raise ConfigError(f"grid key '{key}' repeats a value: {', '.join(map(str, values))}")
         out.append(GridAxis(key, path, tuple(values)))
     return tuple(out)
 
@@ -149,7 +151,7 @@ def expand(spec: SweepSpec, sweep_dir: Path) -> list[Point]:
     for combo in itertools.product(*(axis.values for axis in grid)):
         cfg = base
         for axis, raw in zip(grid, combo, strict=True):
-            cfg = set_value(cfg, axis.path, raw)
+            cfg = assign(cfg, axis.path, raw)
         values = tuple((a.key, _json_value(_get(cfg, a.path))) for a in grid)
         for seed in spec.seeds:
             seeded = validate_run(set_value(cfg, "seed", str(seed)))
@@ -170,8 +172,8 @@ def sweep_name(spec: SweepSpec) -> str:
     return f"sweep-{base.task}-{base.preset}-{digest}"
 
 
-def _typed(base: RunConfig, path: str, raw: str) -> Any:
-    return _json_value(_get(set_value(base, path, raw), path))
+def _typed(base: RunConfig, path: str, raw: Any) -> Any:
+    return _json_value(_get(assign(base, path, raw), path))
 
 
 def _get(cfg: RunConfig, path: str) -> Any:
