@@ -120,3 +120,17 @@ def show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "(empty)"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+Rule = Range | OneOf | Items | Text | Maybe
+
+MAX_STEPS = 10**9  # step counters are int64 and step files are named with 8+ digits
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes seeds in [0, 2^63)
+
+ANY = Text()  # booleans and free text: the type check is all there is
+COUNT = Range(0)  # a size where 0 means "all" or "none", as each field documents
+SIZE = Range(1)
+SEED = Range(0, MAX_SEED)
+FRACTION = Range(0, 1, open_low=True, open_high=True)
+STEP = Range(0, MAX_STEPS)
+STEPS = Range(1, MAX_STEPS)

@@ -10,7 +10,21 @@ are named ``RunConfig`` instances, changed only through ``dataclasses.replace`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
+
+from specdyn.config.rules import (
+    ANY,
+    COUNT,
+    SEED,
+    SIZE,
+    STEP,
+    STEPS,
+    Items,
+    Maybe,
+    OneOf,
+    Range,
+    Text,
+)
 
 ModelT = TypeVar("ModelT")  # the task's model dataclass
 DataT = TypeVar("DataT")  # the task's data dataclass
@@ -25,18 +39,18 @@ class OptimConfig:
     warmup from 0. grad_clip: max global gradient norm, 0 for none.
     """
 
-    name: str = "adamw"
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_steps: int = 0
-    final_lr_fraction: float = 0.0
-    milestones: tuple[int, ...] = ()
-    gamma: float = 0.1
-    grad_clip: float = 0.0
+    name: Annotated[str, OneOf(("adamw", "sgd"))] = "adamw"
+    lr: Annotated[float, Range(0, open_low=True)] = 1e-3
+    betas: Annotated[tuple[float, float], Items(Range(0, 1, open_high=True), 2, 2)] = (0.9, 0.999)
+    eps: Annotated[float, Range(0, open_low=True)] = 1e-8
+    momentum: Annotated[float, Range(0, 1, open_high=True)] = 0.0
+    weight_decay: Annotated[float, Range(0)] = 0.0
+    schedule: Annotated[str, OneOf(("constant", "cosine", "step"))] = "constant"
+    warmup_steps: Annotated[int, STEP] = 0
+    final_lr_fraction: Annotated[float, Range(0, 1)] = 0.0
+    milestones: Annotated[tuple[int, ...], Items(STEPS)] = ()
+    gamma: Annotated[float, Range(0, open_low=True)] = 0.1
+    grad_clip: Annotated[float, Range(0)] = 0.0  # 0: no clipping
 
 
 @dataclass(frozen=True)
@@ -52,13 +66,15 @@ class TrainConfig:
     kept in ``RUN/states/`` for branches (lottery rewinding, linear mode connectivity).
     """
 
-    steps: int = 1000
-    eval_every: int = 100
-    state_every: int = 500
-    checkpoint_every: int = 0
-    checkpoint_at: tuple[int, ...] = ()
-    bf16: bool = False
-    state_at: tuple[int, ...] = ()
+    steps: Annotated[int, STEPS] = 1000
+    # the error curve needs evaluations; = steps: first and last only
+    eval_every: Annotated[int, STEPS] = 100
+    # 0: resume state at the end only (a killed run starts over)
+    state_every: Annotated[int, STEP] = 500
+    checkpoint_every: Annotated[int, STEP] = 0  # 0: the final weights only
+    checkpoint_at: Annotated[tuple[int, ...], Items(STEP)] = ()
+    bf16: Annotated[bool, ANY] = False
+    state_at: Annotated[tuple[int, ...], Items(STEP)] = ()
 
 
 @dataclass(frozen=True)
@@ -77,14 +93,15 @@ class RecordConfig:
     :mod:`specdyn.record.custom`).
     """
 
-    every: int = 100
-    at: tuple[int, ...] = ()
-    log_points: int = 0
-    top_k: int = 100
-    heads: bool = False
-    vector_dtype: str = "float32"
-    vector_points: int = 20
-    metrics: tuple[str, ...] = ()
+    every: Annotated[int, STEP] = 100  # 0: only `at` / `log_points` (checked below)
+    at: Annotated[tuple[int, ...], Items(STEP)] = ()
+    log_points: Annotated[int, STEP] = 0
+    top_k: Annotated[int, SIZE] = 100
+    heads: Annotated[bool, ANY] = False
+    vector_dtype: Annotated[str, OneOf(("float32", "float16", "bfloat16"))] = "float32"
+    vector_points: Annotated[int, COUNT] = 20
+    # user-defined metrics: module:function or a name
+    metrics: Annotated[tuple[str, ...], Items(Text(nonempty=True))] = ()
 
 
 @dataclass(frozen=True)
@@ -105,8 +122,8 @@ class RunConfig(Generic[ModelT, DataT]):
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()
-    seed: int = 0
-    data_seed: int | None = None
+    seed: Annotated[int, SEED] = 0
+    data_seed: Annotated[int | None, Maybe(SEED)] = None
 
     @property
     def order_seed(self) -> int:

@@ -1,10 +1,10 @@
 """What every config value may be: checked once the config is resolved, before any folder.
 
-``RULES`` maps a field's name (the last part of its dotted path, so ``batch_size`` covers
-every task's ``data.batch_size``) to what it allows; every settable field of every task has
-one (a test checks; a field without one gets only the type check). ``CHECKS`` are the few
-rules that tie fields together; the facts a task's data fixes are the task's own
-(:func:`specdyn.tasks.checks.validate_run` adds them). ``validate(cfg)`` raises
+Each field's rule is declared on its dataclass, as ``Annotated[type, rule]``
+(``steps: Annotated[int, STEPS] = 1000``, rules in :mod:`.rules`); every settable field of
+every task has one (a test checks; a field without one gets only the type check).
+``CHECKS`` are the few rules that tie fields together; the facts a task's data fixes are
+the task's own (:func:`specdyn.tasks.checks.validate_run` adds them). ``validate(cfg)`` raises
 ConfigError at the first violation, one line naming the key, the value and what is
 allowed. Values of the wrong type (an API caller's ``steps=10.5``) are refused as well.
 """
@@ -17,110 +17,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from specdyn.config.overrides import SECTIONS, TOP_LEVEL, fields_of
-from specdyn.config.rules import Items, Maybe, OneOf, Range, Text, is_type, show
+from specdyn.config.rules import ANY, Rule, is_type, show
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError
-
-MAX_STEPS = 10**9  # step counters are int64 and step files are named with 8+ digits
-MAX_SEED = 2**63 - 1  # torch.manual_seed takes seeds in [0, 2^63)
-
-ANY = Text()  # booleans and free text: the type check is all there is
-COUNT = Range(0)  # a size where 0 means "all" or "none", as each field documents
-SIZE = Range(1)
-SEED = Range(0, MAX_SEED)
-FRACTION = Range(0, 1, open_low=True, open_high=True)
-STEP = Range(0, MAX_STEPS)
-STEPS = Range(1, MAX_STEPS)
-
-RULES: dict[str, Range | OneOf | Items | Text | Maybe] = {
-    # run
-    "seed": SEED,
-    "data_seed": Maybe(SEED),
-    # optim
-    "name": OneOf(("adamw", "sgd")),
-    "lr": Range(0, open_low=True),
-    "betas": Items(Range(0, 1, open_high=True), 2, 2),
-    "eps": Range(0, open_low=True),
-    "momentum": Range(0, 1, open_high=True),
-    "weight_decay": Range(0),
-    "schedule": OneOf(("constant", "cosine", "step")),
-    "warmup_steps": STEP,
-    "final_lr_fraction": Range(0, 1),
-    "milestones": Items(STEPS),
-    "gamma": Range(0, open_low=True),
-    "grad_clip": Range(0),  # 0: no clipping
-    # train
-    "steps": STEPS,
-    "eval_every": STEPS,  # the error curve needs evaluations; = steps: first and last only
-    "state_every": STEP,  # 0: resume state at the end only (a killed run starts over)
-    "checkpoint_every": STEP,  # 0: the final weights only
-    "checkpoint_at": Items(STEP),
-    "state_at": Items(STEP),
-    "bf16": ANY,
-    # record
-    "every": STEP,  # 0: only `at` / `log_points` (checked below)
-    "at": Items(STEP),
-    "log_points": STEP,
-    "top_k": SIZE,
-    "vector_points": COUNT,
-    "heads": ANY,
-    "vector_dtype": OneOf(("float32", "float16", "bfloat16")),
-    "metrics": Items(Text(nonempty=True)),  # user-defined metrics: module:function or a name
-    # model
-    "d_model": SIZE,
-    "n_heads": SIZE,
-    "d_mlp": SIZE,
-    "layer_norm": ANY,
-    "final_norm": ANY,
-    "n_layers": SIZE,
-    "context": SIZE,
-    "vocab_size": Range(2),
-    "width": Range(0, open_low=True),
-    "num_classes": Range(2),
-    "in_channels": SIZE,
-    "widths": Items(SIZE, 2),
-    "channels": Items(SIZE, 4, 4),
-    "embed_dim": Range(2, multiple_of=2),  # sin and cos halves
-    "groups": SIZE,
-    "fourier_scale": Range(0, open_low=True),
-    "n_mels": SIZE,
-    "hidden": SIZE,
-    # data
-    "modulus": Range(2),
-    "train_fraction": FRACTION,
-    "source": OneOf(("real", "standin", "synthetic")),
-    "data_dir": ANY,
-    "batch_size": SIZE,
-    "micro_batch": COUNT,  # 0: the whole batch at once
-    "val_fraction": FRACTION,
-    "split_seed": SEED,
-    "label_seed": SEED,
-    "labels": OneOf(("true", "random")),
-    "train_size": COUNT,
-    "eval_size": COUNT,
-    "timesteps": SIZE,
-    "beta_low": FRACTION,
-    "beta_high": FRACTION,
-    "n_samples": COUNT,  # 0: no samples generated at the end
-    "train_utterances": COUNT,
-    "eval_utterances": COUNT,
-    "log": ANY,
-    "area_norm": ANY,
-    "voices": Items(Text(nonempty=True), 1),
-    "rates": Items(SIZE, 1),
-    "max_words": Range(3),  # sentences of 3 to max_words words
-    "eval_chunks": COUNT,
-    "train_speeches": COUNT,
-}
 
 
 def validate(cfg: RunConfig) -> RunConfig:
     """``cfg`` itself when every value and every cross-field rule holds; else ConfigError."""
-    hints = _hints(cfg)
+    hints, rules = _hints(cfg, extras=False), _rules(cfg)
     values = fields_of(cfg)
     for path, value in values.items():
         _check_type(path, value, hints[path])
-        problem = RULES.get(path.split(".")[-1], ANY).problem(value)
+        problem = rules[path].problem(value)
         if problem is not None:
             raise ConfigError(f"{path}={show(value)} is not allowed: {problem}")
     for check in CHECKS:
@@ -130,16 +38,31 @@ def validate(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def _hints(cfg: RunConfig) -> dict[str, Any]:
-    top = typing.get_type_hints(RunConfig)
+def _hints(cfg: RunConfig, extras: bool) -> dict[str, Any]:
+    """Dotted path -> the field's annotation (with its rule when ``extras``)."""
+    top = typing.get_type_hints(RunConfig, include_extras=extras)
     hints = {name: top[name] for name in TOP_LEVEL}
     for section in SECTIONS:
         part = getattr(cfg, section)
         if not dataclasses.is_dataclass(part):
             raise ConfigError(f"config section '{section}' is not a dataclass: {part!r}")
-        types = typing.get_type_hints(type(part))
+        types = typing.get_type_hints(type(part), include_extras=extras)
         hints |= {f"{section}.{f.name}": types[f.name] for f in dataclasses.fields(part)}
     return hints
+
+
+def rules_of(cfg: RunConfig) -> dict[str, Rule | None]:
+    """Dotted path -> the rule its dataclass field declares (``Annotated[type, rule]``);
+    None for a field that declares none."""
+    out: dict[str, Rule | None] = {}
+    for path, hint in _hints(cfg, extras=True).items():
+        found = [m for m in getattr(hint, "__metadata__", ()) if hasattr(m, "problem")]
+        out[path] = found[0] if found else None
+    return out
+
+
+def _rules(cfg: RunConfig) -> dict[str, Rule]:
+    return {path: rule or ANY for path, rule in rules_of(cfg).items()}
 
 
 def _check_type(path: str, value: Any, kind: Any) -> None:

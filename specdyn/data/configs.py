@@ -4,6 +4,9 @@ config validation read these without loading a data set."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from specdyn.config.rules import ANY, COUNT, FRACTION, SEED, SIZE, Items, OneOf, Range, Text
 
 MNIST_TRAIN = 60_000  # MNIST's training images
 
@@ -13,8 +16,8 @@ class GrokkingData:
     """modulus p; train_fraction of the p^2 pairs trained on, the rest validated (split by
     the run's ``data_seed``, which follows ``seed`` unless set)."""
 
-    modulus: int = 113
-    train_fraction: float = 0.3
+    modulus: Annotated[int, Range(2)] = 113
+    train_fraction: Annotated[float, FRACTION] = 0.3
 
 
 @dataclass(frozen=True)
@@ -24,13 +27,13 @@ class CifarData:
     split by split_seed. train_size / eval_size: keep only that many training examples /
     evaluate at most that many of every split (0: all)."""
 
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 128
-    val_fraction: float = 0.1
-    split_seed: int = 42
-    train_size: int = 0
-    eval_size: int = 0
+    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    data_dir: Annotated[str, ANY] = ""
+    batch_size: Annotated[int, SIZE] = 128
+    val_fraction: Annotated[float, FRACTION] = 0.1
+    split_seed: Annotated[int, SEED] = 42
+    train_size: Annotated[int, COUNT] = 0
+    eval_size: Annotated[int, COUNT] = 0
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,8 @@ class RandomLabelData(CifarData):
     """CifarData plus labels: "true", or "random" (training labels permuted once, with
     label_seed, before the train/validation split)."""
 
-    labels: str = "true"
-    label_seed: int = 0
+    labels: Annotated[str, OneOf(("true", "random"))] = "true"
+    label_seed: Annotated[int, SEED] = 0
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,15 @@ class DiffusionData:
     timesteps, beta_low, beta_high: the noise schedule. n_samples: images generated at the end.
     """
 
-    source: str = "real"
-    data_dir: str = ""
-    train_size: int = 0
-    eval_size: int = 0
-    batch_size: int = 128
-    timesteps: int = 1000
-    beta_low: float = 1e-5
-    beta_high: float = 5e-3
-    n_samples: int = 16
+    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    data_dir: Annotated[str, ANY] = ""
+    train_size: Annotated[int, COUNT] = 0
+    eval_size: Annotated[int, COUNT] = 0
+    batch_size: Annotated[int, SIZE] = 128
+    timesteps: Annotated[int, SIZE] = 1000
+    beta_low: Annotated[float, FRACTION] = 1e-5
+    beta_high: Annotated[float, FRACTION] = 5e-3
+    n_samples: Annotated[int, COUNT] = 16  # 0: no samples generated at the end
 
 
 TRAIN_SIZE = 28_539  # train-clean-100
@@ -80,16 +83,16 @@ class SpeechData:
     area.
     """
 
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 32
-    train_utterances: int = 0
-    eval_utterances: int = 0
-    log: bool = True
-    area_norm: bool = True
-    voices: tuple[str, ...] = VOICES
-    rates: tuple[int, ...] = (130, 160, 190)
-    max_words: int = 25
+    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    data_dir: Annotated[str, ANY] = ""
+    batch_size: Annotated[int, SIZE] = 32
+    train_utterances: Annotated[int, COUNT] = 0
+    eval_utterances: Annotated[int, COUNT] = 0
+    log: Annotated[bool, ANY] = True
+    area_norm: Annotated[bool, ANY] = True
+    voices: Annotated[tuple[str, ...], Items(Text(nonempty=True), 1)] = VOICES
+    rates: Annotated[tuple[int, ...], Items(SIZE, 1)] = (130, 160, 190)
+    max_words: Annotated[int, Range(3)] = 25  # sentences of 3 to max_words words
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,12 @@ class TextData:
     (0: all); every 10th speech is validation. Mixed precision is ``train.bf16``.
     """
 
-    source: str = "real"
-    data_dir: str = ""
-    batch_size: int = 256
-    micro_batch: int = 0
-    eval_chunks: int = 0
-    train_speeches: int = 0
+    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    data_dir: Annotated[str, ANY] = ""
+    batch_size: Annotated[int, SIZE] = 256
+    micro_batch: Annotated[int, COUNT] = 0  # 0: the whole batch at once
+    eval_chunks: Annotated[int, COUNT] = 0
+    train_speeches: Annotated[int, COUNT] = 0
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

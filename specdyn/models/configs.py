@@ -4,31 +4,34 @@ presets, ``specdyn tasks`` and config validation read these without loading a ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from specdyn.config.rules import ANY, SIZE, Items, Range
 
 
 @dataclass(frozen=True)
 class GrokkingModel:
     """Width of the residual stream, heads, MLP width, and whether LayerNorms are used."""
 
-    d_model: int = 128
-    n_heads: int = 4
-    d_mlp: int = 512
-    layer_norm: bool = False
+    d_model: Annotated[int, SIZE] = 128
+    n_heads: Annotated[int, SIZE] = 4
+    d_mlp: Annotated[int, SIZE] = 512
+    layer_norm: Annotated[bool, ANY] = False
 
 
 @dataclass(frozen=True)
 class LSTMConfig:
-    n_mels: int = 40
-    hidden: int = 256
-    n_layers: int = 4
-    vocab_size: int = 30  # specdyn.data.VOCAB_SIZE
+    n_mels: Annotated[int, SIZE] = 40
+    hidden: Annotated[int, SIZE] = 256
+    n_layers: Annotated[int, SIZE] = 4
+    vocab_size: Annotated[int, Range(2)] = 30  # specdyn.data.VOCAB_SIZE
 
 
 @dataclass(frozen=True)
 class MLPConfig:
     """widths: input, hidden..., output sizes; len(widths) - 1 Linear layers."""
 
-    widths: tuple[int, ...] = (3072, 256, 256, 256, 10)
+    widths: Annotated[tuple[int, ...], Items(SIZE, 2)] = (3072, 256, 256, 256, 10)
 
     def __post_init__(self) -> None:
         if len(self.widths) < 2:
@@ -37,13 +40,13 @@ class MLPConfig:
 
 @dataclass(frozen=True)
 class TransformerLMConfig:
-    vocab_size: int = 50304
-    context: int = 2048
-    n_layers: int = 12
-    d_model: int = 768
-    n_heads: int = 12
-    d_mlp: int = 768
-    final_norm: bool = False
+    vocab_size: Annotated[int, Range(2)] = 50304
+    context: Annotated[int, SIZE] = 2048
+    n_layers: Annotated[int, SIZE] = 12
+    d_model: Annotated[int, SIZE] = 768
+    n_heads: Annotated[int, SIZE] = 12
+    d_mlp: Annotated[int, SIZE] = 768
+    final_norm: Annotated[bool, ANY] = False
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -55,11 +58,11 @@ class UNetConfig:
     """channels: the four levels' widths. groups: GroupNorm groups (gcd with the width; the
     first level uses 4, as the authors did). fourier_scale: std of the time frequencies."""
 
-    channels: tuple[int, int, int, int] = (64, 128, 256, 512)
-    embed_dim: int = 512
-    in_channels: int = 1
-    groups: int = 32
-    fourier_scale: float = 30.0
+    channels: Annotated[tuple[int, int, int, int], Items(SIZE, 4, 4)] = (64, 128, 256, 512)
+    embed_dim: Annotated[int, Range(2, multiple_of=2)] = 512  # sin and cos halves
+    in_channels: Annotated[int, SIZE] = 1
+    groups: Annotated[int, SIZE] = 32
+    fourier_scale: Annotated[float, Range(0, open_low=True)] = 30.0
 
     def __post_init__(self) -> None:
         if len(self.channels) != 4:
@@ -75,9 +78,9 @@ WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)  # the 
 class VGGConfig:
     """width: multiplies every conv's channel count (1.0 is the paper's VGG-16)."""
 
-    width: float = 1.0
-    num_classes: int = 10
-    in_channels: int = 3
+    width: Annotated[float, Range(0, open_low=True)] = 1.0
+    num_classes: Annotated[int, Range(2)] = 10
+    in_channels: Annotated[int, SIZE] = 3
 
     @property
     def channels(self) -> tuple[int, ...]:
