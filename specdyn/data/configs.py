@@ -9,6 +9,7 @@ from typing import Annotated
 from specdyn.config.rules import ANY, COUNT, FRACTION, SEED, SIZE, Items, OneOf, Range, Text
 
 MNIST_TRAIN = 60_000  # MNIST's training images
+SOURCE = OneOf(("real", "standin", "synthetic"))  # the data set, its stand-in, or noise
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class CifarData:
     split by split_seed. train_size / eval_size: keep only that many training examples /
     evaluate at most that many of every split (0: all)."""
 
-    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    source: Annotated[str, SOURCE] = "real"
     data_dir: Annotated[str, ANY] = ""
     batch_size: Annotated[int, SIZE] = 128
     val_fraction: Annotated[float, FRACTION] = 0.1
@@ -53,7 +54,7 @@ class DiffusionData:
     timesteps, beta_low, beta_high: the noise schedule. n_samples: images generated at the end.
     """
 
-    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    source: Annotated[str, SOURCE] = "real"
     data_dir: Annotated[str, ANY] = ""
     train_size: Annotated[int, COUNT] = 0
     eval_size: Annotated[int, COUNT] = 0
@@ -83,7 +84,7 @@ class SpeechData:
     area.
     """
 
-    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    source: Annotated[str, SOURCE] = "real"
     data_dir: Annotated[str, ANY] = ""
     batch_size: Annotated[int, SIZE] = 32
     train_utterances: Annotated[int, COUNT] = 0
@@ -105,7 +106,7 @@ class TextData:
     (0: all); every 10th speech is validation. Mixed precision is ``train.bf16``.
     """
 
-    source: Annotated[str, OneOf(("real", "standin", "synthetic"))] = "real"
+    source: Annotated[str, SOURCE] = "real"
     data_dir: Annotated[str, ANY] = ""
     batch_size: Annotated[int, SIZE] = 256
     micro_batch: Annotated[int, COUNT] = 0  # 0: the whole batch at once
