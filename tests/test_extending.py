@@ -1,7 +1,8 @@
 """The recipes of docs/extending.md, followed with toy examples defined here, each run through
 the command line: a metric (one function), a task (a model, its data and its presets), an
 experiment on a run's checkpoints (its module and its command) and a figure reproduced from
-a sweep (its drawing, its claim and its target)."""
+a sweep (its drawing, its claim and its target); and a task an installed package offers
+by entry point. The toy task is in tests/toy_task.py, where worker processes import it."""
 
 from __future__ import annotations
 
@@ -10,80 +11,26 @@ import json
 import sys
 import textwrap
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
-from torch import nn
+from toy_task import TOY
 
 from specdyn import open_run
 from specdyn.cli import main as cli_main
 from specdyn.cli.main import main
-from specdyn.config.schema import OptimConfig, RecordConfig, RunConfig, TrainConfig
 from specdyn.figures import sweeps as sweep_figures
 from specdyn.reproduce import figure_targets
 from specdyn.reproduce.claims import Claim
 from specdyn.reproduce.targets import Target, no_grid
 from specdyn.spectral.matrices import canonical_name, is_weight, matrix_view
-from specdyn.spectral.pairs import Pair
 from specdyn.store.reader import Run
 from specdyn.store.writer import RunWriter
 from specdyn.sweep.results import Sweep
-from specdyn.tasks.base import Experiment, Task
+from specdyn.tasks import registry
 from specdyn.tasks.registry import TASKS
-
-
-@dataclass(frozen=True)
-class ToyModel:
-    """A two-layer MLP: ``width`` hidden units."""
-
-    width: int = 16
-
-
-@dataclass(frozen=True)
-class ToyData:
-    """Random inputs of ``dim`` features, labels from a fixed linear teacher."""
-
-    n: int = 64
-    dim: int = 8
-
-
-def build(cfg: RunConfig, device: torch.device) -> Experiment:
-    g = torch.Generator().manual_seed(cfg.seed)
-    x = torch.randn(cfg.data.n, cfg.data.dim, generator=g)
-    y = (x @ torch.randn(cfg.data.dim, 3, generator=g)).argmax(1)
-    torch.manual_seed(cfg.seed)
-    model = nn.Sequential(
-        nn.Linear(cfg.data.dim, cfg.model.width), nn.ReLU(), nn.Linear(cfg.model.width, 3)
-    ).to(device)
-
-    def loss(model: nn.Module, step: int) -> torch.Tensor:
-        return nn.functional.cross_entropy(model(x), y)
-
-    def evaluate(model: nn.Module) -> dict[str, dict[str, float]]:
-        with torch.no_grad():
-            logits = model(x)
-        error = (logits.argmax(1) != y).float().mean().item()
-        return {"train": {"loss": nn.functional.cross_entropy(logits, y).item(), "error": error}}
-
-    return Experiment(model, loss, evaluate, [Pair("0", "2")], data_source="random (toy)")
-
-
-PRESETS = {
-    "tiny": RunConfig(
-        "toy",
-        "tiny",
-        ToyModel(),
-        ToyData(),
-        OptimConfig(name="sgd", lr=0.1),
-        TrainConfig(steps=20, eval_every=5, state_every=10),
-        RecordConfig(every=5, top_k=3),
-    )
-}
-TOY = Task("toy", "a two-layer MLP on random data", PRESETS, "tiny", build)
 
 
 def test_a_task_of_three_definitions_and_one_registry_line_runs_from_the_cli(
@@ -213,3 +160,29 @@ def test_a_figure_is_a_drawing_a_claim_and_a_target(tmp_path, monkeypatch):
     (sweep,) = (out / "sweeps").iterdir()
     points = json.loads((sweep / "sweep.json").read_text())["points"]
     assert [p["state"] for p in points] == ["done", "done"]
+
+
+def test_an_installed_package_offers_a_task_by_entry_point(tmp_path, monkeypatch, capsys):
+    """The ``specdyn.tasks`` entry-point group, read from a real dist-info folder on the
+    path: the task is listed, runs, and trains in a sweep's worker processes, which find it
+    the same way; a broken entry is one line, exit 2."""
+    dist = tmp_path / "specdyn_toy-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: specdyn-toy\nVersion: 0.1\n")
+    entries = "[specdyn.tasks]\ntoy = toy_task:TOY\nbroken = toy_task:ToyModel\n"
+    (dist / "entry_points.txt").write_text(entries)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "TASKS", dict(registry.TASKS))  # forget what loads here
+    assert main(["tasks"]) == 0
+    listed = capsys.readouterr()
+    assert "toy: a two-layer MLP on random data" in listed.out
+    assert "grokking:" in listed.out and listed.err.count("specdyn: warning:") == 1
+    out = tmp_path / "sweeps"
+    argv = ["sweep", "toy", "--preset", "tiny", "--seeds", "0,1", "--out", str(out)]
+    assert main(argv + ["--no-progress"]) == 0
+    (sweep,) = out.iterdir()
+    points = json.loads((sweep / "sweep.json").read_text())["points"]
+    assert [p["state"] for p in points] == ["done", "done"]
+    assert main(["run", "broken", "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "names a type, not a specdyn Task" in err

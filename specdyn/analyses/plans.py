@@ -6,7 +6,7 @@ section. A run is changed only through ``--set``.
 from __future__ import annotations
 
 from specdyn.config.schema import RunConfig
-from specdyn.tasks.registry import TASKS
+from specdyn.tasks.registry import find_task
 
 REWIND_EPOCH = 4  # Appendix A.8: rewind to the end of epoch 4
 PERTURB_EPOCH = 4  # Appendix A.10: perturb at the end of epoch 4
@@ -16,7 +16,7 @@ def epoch_steps(cfg: RunConfig) -> int:
     """Optimizer steps per epoch: 1 for full-batch tasks; train_size // batch_size when the
     data section names both; else the evaluation interval (the minibatch presets evaluate
     once per epoch)."""
-    task = TASKS.get(cfg.task)
+    task = find_task(cfg.task)
     if task is not None and task.full_batch:
         return 1
     size, batch = getattr(cfg.data, "train_size", 0), getattr(cfg.data, "batch_size", 0)
@@ -35,5 +35,5 @@ def lmc_splits(cfg: RunConfig) -> tuple[int, ...]:
 
 def lottery_matrix(task: str) -> str:
     """The matrix of Figure 10's single-layer panels for ``task`` ("": none)."""
-    found = TASKS.get(task)
+    found = find_task(task)
     return found.lottery_matrix if found is not None else ""

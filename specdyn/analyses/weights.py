@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from specdyn.spectral.matrices import canonical_name, is_weight, matrix_view
-from specdyn.tasks.registry import TASKS
+from specdyn.tasks.registry import find_task
 
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
@@ -70,6 +70,6 @@ def inner_weights(model: nn.Module) -> list[Weight]:
 
 def perturbed_weights(model: nn.Module, task: str) -> list[Weight]:
     """Every weight but the final layer and the task's excluded ones (Appendix A.10)."""
-    found = TASKS.get(task)
+    found = find_task(task)
     excluded = found.perturb_excluded if found is not None else ()
     return [w for w in inner_weights(model) if w.name not in excluded]

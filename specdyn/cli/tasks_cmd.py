@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from specdyn.cli.common import Subparsers
 from specdyn.config.overrides import fields_of
-from specdyn.tasks.registry import TASKS, get_task
+from specdyn.tasks.registry import all_tasks, get_task
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -16,7 +17,12 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    names = [args.task] if args.task else list(TASKS)
+    names = [args.task]
+    if not args.task:
+        tasks, problems = all_tasks()
+        for problem in problems:
+            print(f"specdyn: warning: {problem}", file=sys.stderr)
+        names = list(tasks)
     for name in names:
         print(describe_task(name, full=bool(args.task)))
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from specdyn.tasks.base import Choice, FigureChoices
-from specdyn.tasks.registry import TASKS
+from specdyn.tasks.registry import find_task
 
 Config = Mapping[str, Any]  # a run's config.json
 
@@ -32,7 +32,7 @@ def choices_of(config: Config) -> FigureChoices:
             str(stored.get("rows") or ""),
             str(stored.get("error_label") or "error"),
         )
-    task = TASKS.get(str(config.get("task", "")))
+    task = find_task(str(config.get("task", "")))
     return task.figures if task is not None else FigureChoices()
 
 

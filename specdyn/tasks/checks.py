@@ -12,13 +12,13 @@ from specdyn.config.schema import RunConfig
 from specdyn.config.validate import validate
 from specdyn.errors import ConfigError
 from specdyn.tasks.base import Task
-from specdyn.tasks.registry import TASKS
+from specdyn.tasks.registry import find_task
 
 
 def validate_run(cfg: RunConfig) -> RunConfig:
     """``cfg`` itself when it is valid for its task; else ConfigError."""
     validate(cfg)
-    task = TASKS.get(cfg.task)
+    task = find_task(cfg.task)
     if task is not None:
         for problem in (_data_dir_is_read(cfg, task), _sizes_the_data_fix(cfg, task)):
             if problem is not None:

@@ -1,6 +1,18 @@
-"""Tasks by name. A plain dict: adding a task is one import and one line."""
+"""Tasks by name. A plain dict: adding a task is one import and one line.
+
+An installed package offers tasks in the ``specdyn.tasks`` entry-point group, each entry
+naming its ``Task`` (or a module with ``TASK``), e.g. in its pyproject.toml::
+
+    [project.entry-points."specdyn.tasks"]
+    toy = "toypkg.task:TASK"
+
+It is loaded when its name is first asked for (``find_task``), in every process that
+asks (sweep points train in worker processes), and listed by ``specdyn tasks``.
+"""
 
 from __future__ import annotations
+
+from importlib import metadata
 
 from specdyn.config.schema import RunConfig
 from specdyn.errors import ConfigError, RunStoreError
@@ -23,21 +35,68 @@ _MODULES = (
     mlp_cifar10,
 )
 TASKS: dict[str, Task] = {module.TASK.name: module.TASK for module in _MODULES}
+ENTRY_POINTS = "specdyn.tasks"  # the entry-point group of installed packages' tasks
+
+
+def find_task(name: str) -> Task | None:
+    """The task called ``name``: built in, registered in TASKS, or offered by an installed
+    package (loaded now, then kept in TASKS); None when there is none."""
+    if name and name not in TASKS:
+        entry = next((e for e in _entries() if e.name == name), None)
+        if entry is not None:
+            TASKS[name] = _load(entry)
+    return TASKS.get(name)
+
+
+def all_tasks() -> tuple[dict[str, Task], list[str]]:
+    """Every task (TASKS and every installed package's), and one line for each entry point
+    that does not load: a broken package hides none of the others."""
+    problems = []
+    for entry in _entries():
+        try:
+            find_task(entry.name)
+        except ConfigError as err:
+            problems.append(str(err))
+    return TASKS, problems
 
 
 def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
-    return TASKS[name]
+    found = find_task(name)
+    if found is None:
+        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(_known())}")
+    return found
+
+
+def _entries() -> list[metadata.EntryPoint]:
+    return list(metadata.entry_points(group=ENTRY_POINTS))
+
+
+def _known() -> list[str]:
+    return [*TASKS, *(e.name for e in _entries() if e.name not in TASKS)]
+
+
+def _load(entry: metadata.EntryPoint) -> Task:
+    where = f"the entry point '{entry.name} = {entry.value}' ({ENTRY_POINTS})"
+    try:
+        found = entry.load()
+    except Exception as err:  # an installed package's import: any error, said in one line
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ConfigError(f"{where} does not load: {type(err).__name__}: {first}") from None
+    task = getattr(found, "TASK", found)  # the Task itself, or a module defining TASK
+    if not isinstance(task, Task):
+        raise ConfigError(f"{where} names a {type(task).__name__}, not a specdyn Task")
+    if task.name != entry.name:
+        raise ConfigError(f"{where} names the task '{task.name}', not '{entry.name}'")
+    return task
 
 
 def check_run_task(config: dict, where: str) -> None:
     """RunStoreError when a run's config (read from ``where``) names a task that does not
     exist here; a run of no task (checkpoint analyses, recorder-only runs) passes."""
     task = config.get("task")
-    if task is not None and task not in TASKS:
+    if task is not None and find_task(str(task)) is None:
         raise RunStoreError(
-            f"'{where}' names the unknown task '{task}'; known tasks: {', '.join(TASKS)}"
+            f"'{where}' names the unknown task '{task}'; known tasks: {', '.join(_known())}"
         )
 
 
