@@ -67,8 +67,8 @@ class Table:
     Rows once flushed live on disk only: memory holds the rows not yet written and those
     of the last flush (``latest``), so a long run's memory does not grow with its tables
     (it did: every flushed part stayed in memory as a small DataFrame, +8 MiB per 1,000
-    steps of ``mlp-cifar10 tiny``). ``frame`` reads the table back when first asked (the
-    finish step, an analysis) and keeps it, updated by each flush, until the next
+    steps of the random-label MLP's tiny preset). ``frame`` reads the table back when first
+    asked (the finish step, an analysis) and keeps it, updated by each flush, until the next
     compaction (reading 2,500 parts takes seconds; one compacted file, milliseconds)."""
 
     def __init__(self, path: Path, columns: tuple[str, ...], key: tuple[str, ...]):

@@ -3,8 +3,8 @@
 glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), so after
 the first minibatch every batch and activation of a training step comes from the heap;
 interleaved with the small, longer-lived objects of evaluation and table writes they
-fragment it, and freed pages stay resident: a ``mlp-cifar10`` ``tiny`` run grew 0.17 MiB
-per step (290 -> 800 MiB in 3,000 steps), the ``cpu`` run by 1.5 GB.
+fragment it, and freed pages stay resident: the random-label MLP's ``tiny`` run grew
+0.17 MiB per step (290 -> 800 MiB in 3,000 steps), the ``cpu`` run by 1.5 GB.
 
 The training loop hands the heap's free pages back to the system (``malloc_trim(0)``) after
 each evaluation and record, the steps that interleave those objects. Measured on 600 steps
