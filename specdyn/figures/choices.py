@@ -32,7 +32,7 @@ def choices_of(config: Config) -> FigureChoices:
             str(stored.get("rows") or ""),
             str(stored.get("error_label") or "error"),
         )
-    task = find_task(str(config.get("task", "")))
+    task = find_task(str(config.get("task") or ""))
     return task.figures if task is not None else FigureChoices()
 
 

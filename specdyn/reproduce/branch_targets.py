@@ -9,10 +9,10 @@ run through the sweep backends), then the figure and the claims, read from the s
 Default tasks (each task lists its figures, ``Task.paper_figures``): the random-label MLP
 for Figures 4, 10 and 14-pruned (the cheapest: about 0.012 CPU-s a step here, every claim
 passes at cpu scale); VGG-16, the paper's model, for the linear-mode-connectivity Figures
-11-13: the MLP is linearly connected from
-initialisation, so its barriers have nowhere to fall from, while VGG-16 is unstable early
-as in the paper (docs/branches.md). Grokking trains on the full batch, so branches with
-another data order are the same run: the LMC figures are refused for it.
+11-13: the MLP is linearly connected from initialisation, so its barriers have nowhere to
+fall from, while VGG-16 is unstable early as in the paper (docs/branches.md). Grokking
+trains on the full batch, so branches with another data order are the same run: the LMC
+figures are refused for it.
 """
 
 from __future__ import annotations
